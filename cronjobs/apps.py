@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CronjobsConfig(AppConfig):
+    name = "cronjobs"
+    verbose_name = "Cron jobs"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,105 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone as dj_timezone
+from django_celery_beat.models import PeriodicTask
+
+from workflows.models import Workflow
+
+from . import schedules
+
+
+class CronJob(models.Model):
+    """A user's schedule for one workflow.
+
+    Its ``periodic_task`` is the django-celery-beat row beat reads; services write both in one
+    transaction, so the two never disagree.
+    """
+
+    class ScheduleType(models.TextChoices):
+        CRON = "cron"
+        INTERVAL = "interval"
+
+    job_id = models.CharField(max_length=200, unique=True)  # one global namespace
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cronjobs")
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="cronjobs")
+    input_text = models.TextField(blank=True)
+    schedule_type = models.CharField(max_length=16, choices=ScheduleType.choices)
+    cron_expression = models.CharField(max_length=200, blank=True)
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    paused = models.BooleanField(default=False)
+    # Interval slots are anchor + k * interval; the anchor moves when the schedule is replaced.
+    anchor = models.DateTimeField(default=dj_timezone.now)
+    periodic_task = models.OneToOneField(PeriodicTask, on_delete=models.PROTECT, related_name="cronjob")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job_id"]
+        constraints = [
+            models.CheckConstraint(
+                name="cronjob_schedule_matches_type",
+                condition=(
+                    models.Q(schedule_type="cron", interval_seconds__isnull=True) & ~models.Q(cron_expression="")
+                )
+                | models.Q(schedule_type="interval", interval_seconds__gt=0, cron_expression=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.job_id
+
+    @property
+    def name(self) -> str:
+        return f"Workflow {self.workflow.workflow_id} for user {self.owner.username}"
+
+    @property
+    def schedule(self) -> str:
+        if self.schedule_type == self.ScheduleType.CRON:
+            return self.cron_expression
+        return schedules.interval_display(self.interval_seconds)
+
+    @property
+    def trigger(self) -> str:
+        if self.schedule_type == self.ScheduleType.CRON:
+            return schedules.parse_cron(self.cron_expression).trigger
+        return schedules.interval_trigger(self.interval_seconds)
+
+    def next_run_time(self, now: datetime | None = None) -> datetime | None:
+        """When beat will fire this job next, from the same celery schedule object beat evaluates."""
+        if self.paused:
+            return None
+        now = now or dj_timezone.now()
+        task = self.periodic_task
+        beat_schedule = task.schedule
+        zone = schedules.parse_timezone(self.timezone)
+        if self.schedule_type == self.ScheduleType.CRON:
+            start = now.astimezone(beat_schedule.tz).replace(microsecond=0)
+            last, delta, _ = beat_schedule.remaining_delta(start, tz=beat_schedule.tz)
+            return (last + delta).astimezone(zone)
+        # Beat fires an interval job when last_run_at + run_every has passed.
+        every: timedelta = beat_schedule.run_every
+        last = task.last_run_at or self.anchor
+        if last + every <= now:
+            last += every * ((now - last) // every)
+        return (last + every).astimezone(zone)
+
+    def to_dict(self, now: datetime | None = None) -> dict:
+        next_run = self.next_run_time(now)
+        return {
+            "job_id": self.job_id,
+            "name": self.name,
+            "workflow_id": self.workflow.workflow_id,
+            "user_id": self.owner.username,
+            "input_text": self.input_text,
+            "schedule_type": self.schedule_type,
+            "schedule": self.schedule,
+            "next_run_time": next_run.isoformat() if next_run else None,
+            "paused": self.paused,
+            "trigger": self.trigger,
+            "timezone": self.timezone,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }

@@ -1,0 +1,169 @@
+"""Schedule parsing, validation and display.
+
+A cron expression is validated twice on purpose: cronsim (a maintained evaluator checked against
+Debian cron) decides what the expression means; the result is then written as the celery crontab
+fields beat evaluates. An expression whose meaning celery's crontab cannot reproduce is refused
+rather than scheduled to fire at the wrong times.
+"""
+
+import functools
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from celery.schedules import ParseException, crontab_parser
+from cronsim import CronSim, CronSimError
+
+from vingine.errors import InvalidInput
+
+FIELD_NAMES = ("minute", "hour", "day", "month", "day_of_week")
+EXPECTED_PARTS = "Expected 5 parts (minute hour day month day_of_week)"
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+# One list item: "*", "5", "mon", "1-5", "jan-mar", each optionally followed by "/step".
+ITEM = re.compile(r"^(\*|[0-9a-z]+(-[0-9a-z]+)?)(/[0-9]+)?$")
+# (celery crontab_parser max, min) per field, in cron order.
+CELERY_RANGES = ((60, 0), (24, 0), (31, 1), (12, 1), (7, 0))
+
+
+@dataclass(frozen=True)
+class CronExpression:
+    source: str  # as the user wrote it, shown back as the job's "schedule"
+    fields: tuple[str, str, str, str, str]  # the five fields after macro expansion
+    celery_fields: tuple[str, str, str, str, str]  # what the CrontabSchedule row stores
+
+    @property
+    def trigger(self) -> str:
+        # The same text APScheduler's CronTrigger printed, which clients of the original API saw.
+        minute, hour, day, month, dow = self.fields
+        return f"cron[month='{month}', day='{day}', day_of_week='{dow}', hour='{hour}', minute='{minute}']"
+
+
+def _invalid(expression: str, reason: str) -> InvalidInput:
+    return InvalidInput(f"Invalid cron expression: {expression}. {reason}")
+
+
+def _check_item_syntax(expression: str, index: int, field: str) -> None:
+    names = MONTH_NAMES if index == 3 else DAY_NAMES if index == 4 else ()
+    for item in field.split(","):
+        match = ITEM.match(item)
+        words = re.findall(r"[a-z]+", item)
+        if not match or any(word not in names for word in words):
+            raise _invalid(
+                expression,
+                f"The {FIELD_NAMES[index]} field has an unsupported value '{item}' "
+                "(use numbers, names like mon or jan, *, ranges a-b, lists a,b and steps /n)",
+            )
+
+
+def _celery_field(index: int, field: str, values: set[int]) -> str:
+    """The user's own text when celery reads it the same way, else the explicit list of values."""
+    if index == 4:
+        values = {v % 7 for v in values}  # cron allows 7 for Sunday; celery only 0
+    max_, min_ = CELERY_RANGES[index]
+    try:
+        if crontab_parser(max_, min_).parse(field) == values:
+            return field
+    except (ParseException, ValueError):
+        pass
+    full = set(range(min_, min_ + max_)) if index != 4 else set(range(7))
+    return "*" if values == full else ",".join(str(v) for v in sorted(values))
+
+
+def parse_cron(expression: str) -> CronExpression:
+    source = expression.strip()
+    text = MACROS.get(source.lower(), source.lower())
+    if text.startswith("@"):
+        raise _invalid(source, f"Unknown macro; use one of {', '.join(MACROS)}")
+    fields = text.split()
+    if len(fields) != 5:
+        raise _invalid(source, EXPECTED_PARTS)
+    for index, field in enumerate(fields):
+        _check_item_syntax(source, index, field)
+
+    try:
+        sim = CronSim(" ".join(fields), datetime(2000, 1, 1))
+        next(sim)
+    except CronSimError as exc:
+        if _never_fires(fields):
+            raise _invalid(source, "It never fires: that day does not occur in the chosen months") from None
+        raise _invalid(
+            source, f"{exc} (check the ranges: minute 0-59, hour 0-23, day 1-31, month 1-12, day_of_week 0-7)"
+        ) from None
+    except (ValueError, IndexError, KeyError) as exc:
+        raise _invalid(source, f"{exc}") from None
+
+    if not fields[2].startswith("*") and not fields[4].startswith("*"):
+        raise _invalid(
+            source,
+            "Restricting both day and day_of_week in one expression is not supported; "
+            "create one job for the days of the month and one for the days of the week",
+        )
+
+    values = (sim.minutes, sim.hours, sim.days, sim.months, sim.weekdays)
+    celery_fields = tuple(_celery_field(i, f, set(v)) for i, (f, v) in enumerate(zip(fields, values, strict=True)))
+    return CronExpression(source=source, fields=tuple(fields), celery_fields=celery_fields)
+
+
+def _never_fires(fields: list[str]) -> bool:
+    """True when the day-of-month alone is valid but never meets the chosen months (0 0 30 2 *)."""
+    try:
+        CronSim(" ".join(["0", "0", fields[2], "*", "*"]), datetime(2000, 1, 1))
+        return True
+    except CronSimError:
+        return False
+
+
+# --- intervals -------------------------------------------------------------------------------
+
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600
+
+
+def interval_seconds(*, hours: int, minutes: int, seconds: int, minimum: int) -> int:
+    if min(hours, minutes, seconds) < 0:
+        raise InvalidInput("hours, minutes and seconds must not be negative")
+    total = hours * 3600 + minutes * 60 + seconds
+    if total == 0:
+        raise InvalidInput("At least one of hours, minutes or seconds must be greater than 0")
+    if total < minimum:
+        raise InvalidInput(f"Interval is {total} seconds; the shortest allowed is {minimum} seconds")
+    if total > MAX_INTERVAL_SECONDS:
+        raise InvalidInput(f"Interval is {total} seconds; the longest allowed is 366 days")
+    return total
+
+
+def interval_display(total: int) -> str:
+    """'1h 30m' as in the API contract; hours are not folded into days."""
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n]
+    return " ".join(parts)
+
+
+def interval_trigger(total: int) -> str:
+    return f"interval[{timedelta(seconds=total)}]"
+
+
+# --- time zones ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
+    if name not in _zone_names():
+        raise InvalidInput(f"Unknown timezone '{name}'; use an IANA name such as 'UTC' or 'Europe/Paris'")
+    return zoneinfo.ZoneInfo(name)

@@ -1,0 +1,223 @@
+"""Writes for cron jobs. A job and its django-celery-beat PeriodicTask change together or not at all.
+
+PeriodicTask rows are always written with ``.save()``/``.delete()``: their signals bump
+django-celery-beat's change marker, which is how a running beat learns that it must reload.
+A bare ``queryset.update()`` would leave beat firing the old schedule.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from vingine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from workflows.models import Run, Workflow
+from workflows.services import run_enqueue
+
+from . import schedules
+from .models import CronJob
+
+FIRE_TASK = "cronjobs.tasks.fire_job"
+RESERVED_JOB_IDS = {"all", "cron", "interval"}  # would collide with /api/cron/jobs/<these>
+OWN_WORKFLOWS_ONLY = "Unauthorized: You can only run your own workflows."
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    schedule_type: str
+    timezone: str
+    cron: schedules.CronExpression | None = None
+    interval_seconds: int | None = None
+
+
+def cron_spec(*, expression: str, timezone_name: str = "UTC") -> ScheduleSpec:
+    schedules.parse_timezone(timezone_name)
+    return ScheduleSpec(CronJob.ScheduleType.CRON, timezone_name, cron=schedules.parse_cron(expression))
+
+
+def interval_spec(*, hours: int = 0, minutes: int = 0, seconds: int = 0, timezone_name: str = "UTC") -> ScheduleSpec:
+    schedules.parse_timezone(timezone_name)
+    total = schedules.interval_seconds(
+        hours=hours, minutes=minutes, seconds=seconds, minimum=settings.CRON_MIN_INTERVAL_SECONDS
+    )
+    return ScheduleSpec(CronJob.ScheduleType.INTERVAL, timezone_name, interval_seconds=total)
+
+
+def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", lock: bool = False) -> CronJob:
+    """The job, if ``user`` may act on it: 404 if it does not exist, 403 if someone else owns it."""
+    jobs = CronJob.objects.select_related("owner", "workflow", "periodic_task__crontab", "periodic_task__interval")
+    if lock:
+        jobs = jobs.select_for_update(of=("self", "periodic_task"))
+    job = jobs.filter(job_id=job_id).first()
+    if job is None:
+        raise NotFound(f"Job {job_id} not found")
+    if job.owner_id != user.pk and not user.is_staff:
+        raise Forbidden(f"You don't have permission to {action} this job")
+    return job
+
+
+def _resolve_owner(*, caller: AbstractBaseUser, user_id: str | None) -> AbstractBaseUser:
+    if user_id is None or user_id == caller.get_username():
+        return caller
+    if not caller.is_staff:
+        raise Forbidden(OWN_WORKFLOWS_ONLY)
+    owner = get_user_model().objects.filter(username=user_id).first()
+    if owner is None:
+        raise InvalidInput(f"user_id {user_id} is not a known user")
+    return owner
+
+
+def _apply_schedule(task: PeriodicTask, spec: ScheduleSpec, anchor: datetime) -> None:
+    if spec.cron is not None:
+        minute, hour, day, month, dow = spec.cron.celery_fields
+        task.crontab, _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=day,
+            month_of_year=month,
+            day_of_week=dow,
+            timezone=spec.timezone,
+        )
+        task.interval = None
+    else:
+        task.interval, _ = IntervalSchedule.objects.get_or_create(
+            every=spec.interval_seconds, period=IntervalSchedule.SECONDS
+        )
+        task.crontab = None
+    # Beat counts the next slot from last_run_at: from the anchor, so nothing before it fires.
+    task.last_run_at = anchor
+
+
+@transaction.atomic
+def job_upsert(
+    *,
+    caller: AbstractBaseUser,
+    job_id: str,
+    workflow_id: str,
+    user_id: str | None,
+    input_text: str,
+    spec: ScheduleSpec,
+) -> CronJob:
+    """Create a job, or atomically replace the caller's job with the same id."""
+    if job_id in RESERVED_JOB_IDS:
+        raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
+    owner = _resolve_owner(caller=caller, user_id=user_id)
+    workflow = Workflow.objects.filter(workflow_id=workflow_id).first()
+    if workflow is None:
+        raise NotFound(f"Workflow {workflow_id} not found")
+    if workflow.owner_id != owner.pk:
+        raise Forbidden(OWN_WORKFLOWS_ONLY)
+
+    # Serialise this owner's writes so two concurrent creates cannot both pass the quota check.
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    existing = CronJob.objects.select_for_update().select_related("periodic_task").filter(job_id=job_id).first()
+    if existing is not None and existing.owner_id != owner.pk:
+        raise Forbidden(
+            f"You don't have permission to replace this job: job id {job_id} belongs to another user; "
+            "choose another job_id"
+        )
+    if existing is None and CronJob.objects.filter(owner=owner).count() >= settings.CRON_MAX_JOBS_PER_USER:
+        raise InvalidInput(
+            f"You have reached the limit of {settings.CRON_MAX_JOBS_PER_USER} jobs; "
+            "delete a job before creating another"
+        )
+
+    # Whole seconds: interval slots (anchor + k * interval) then read cleanly in the API.
+    now = timezone.now().replace(microsecond=0)
+    job = existing or CronJob(job_id=job_id, owner=owner)
+    job.workflow = workflow
+    job.input_text = input_text
+    job.schedule_type = spec.schedule_type
+    job.cron_expression = spec.cron.source if spec.cron else ""
+    job.interval_seconds = spec.interval_seconds
+    job.timezone = spec.timezone
+    job.paused = False  # a replaced job is a new schedule, running
+    job.anchor = now
+
+    task = job.periodic_task if existing else PeriodicTask(name=job_id, task=FIRE_TASK)
+    if existing is None and PeriodicTask.objects.filter(name=job_id).exists():
+        raise Conflict(f"job_id '{job_id}' is taken by an operator's periodic task; choose another job_id")
+    task.kwargs = json.dumps({"job_id": job_id})
+    task.enabled = True
+    task.no_changes = False  # make the save signal tell beat to reload
+    task.description = f"Workflow {workflow.workflow_id} for user {owner.get_username()}"
+    _apply_schedule(task, spec, now)
+    try:
+        with transaction.atomic():
+            task.save()
+            job.periodic_task = task
+            job.save()
+    except IntegrityError:
+        # A concurrent request created the same job id between our read and our insert.
+        raise Conflict(f"Job {job_id} is being created by another request; retry") from None
+    return job
+
+
+def _set_paused(job: CronJob, paused: bool) -> None:
+    if job.paused == paused:
+        return
+    task = job.periodic_task
+    task.enabled = not paused
+    task.no_changes = False
+    if not paused:
+        # Resume continues from now: slots missed while paused are not replayed.
+        now = timezone.now()
+        if job.interval_seconds:
+            every = timedelta(seconds=job.interval_seconds)
+            task.last_run_at = job.anchor + every * ((now - job.anchor) // every)
+        else:
+            task.last_run_at = now
+    task.save()
+    job.paused = paused
+    job.save(update_fields=["paused", "updated_at"])
+
+
+@transaction.atomic
+def job_pause(*, user: AbstractBaseUser, job_id: str) -> CronJob:
+    job = job_get_for(user=user, job_id=job_id, action="pause", lock=True)
+    _set_paused(job, True)
+    return job
+
+
+@transaction.atomic
+def job_resume(*, user: AbstractBaseUser, job_id: str) -> CronJob:
+    job = job_get_for(user=user, job_id=job_id, action="resume", lock=True)
+    _set_paused(job, False)
+    return job
+
+
+@transaction.atomic
+def job_delete(*, user: AbstractBaseUser, job_id: str) -> None:
+    job = job_get_for(user=user, job_id=job_id, action="delete", lock=True)
+    task = job.periodic_task
+    job.delete()
+    task.delete()  # through the model, so beat's change marker moves
+
+
+def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
+    """Run the job's workflow now, outside its schedule."""
+    job = job_get_for(user=user, job_id=job_id, action="trigger")
+    return run_enqueue(
+        workflow=job.workflow, owner=job.owner, job=job, trigger=Run.Trigger.MANUAL, input_text=job.input_text
+    )
+
+
+def job_fire(*, job_id: str) -> Run | None:
+    """Beat's entry point: queue a scheduled run unless the job was paused or deleted meanwhile."""
+    job = CronJob.objects.select_related("workflow", "owner").filter(job_id=job_id, paused=False).first()
+    if job is None:
+        return None
+    return run_enqueue(
+        workflow=job.workflow,
+        owner=job.owner,
+        job=job,
+        trigger=Run.Trigger.SCHEDULE,
+        input_text=job.input_text,
+        scheduled_for=timezone.now(),
+    )

@@ -1,0 +1,84 @@
+"""Shared fixtures. Tests run against the real PostgreSQL and Redis named by DATABASE_URL/REDIS_URL."""
+
+import time
+import uuid
+from collections.abc import Callable
+
+import jwt
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from workflows.services import workflow_save
+
+ECHO_STEPS = [{"type": "template", "template": "Video about {{input}}"}, {"type": "python", "callable": "echo"}]
+
+
+@pytest.fixture
+def make_user(db) -> Callable:
+    def make(username: str | None = None, *, staff: bool = False):
+        return get_user_model().objects.create_user(
+            username=username or f"user-{uuid.uuid4()}", password="pw", is_staff=staff
+        )
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice-uuid")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob-uuid")
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator", staff=True)
+
+
+def access_token(user) -> str:
+    """A token as POST /api/auth/token issues it."""
+    return str(AccessToken.for_user(user))
+
+
+def external_token(sub: str, *, secret: str | None = None, **claims) -> str:
+    """A Supabase-style token: HS256, sub = user id, aud = authenticated, no token_type or jti."""
+    now = int(time.time())
+    payload = {"sub": sub, "aud": "authenticated", "role": "authenticated", "iat": now, "exp": now + 3600}
+    payload.update(claims)
+    return jwt.encode(payload, secret or settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+
+
+@pytest.fixture
+def client_for() -> Callable:
+    def make(user=None, token: str | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None or token is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token or access_token(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(client_for, alice) -> APIClient:
+    """Alice's authenticated client."""
+    return client_for(alice)
+
+
+@pytest.fixture
+def make_workflow(db) -> Callable:
+    def make(owner, workflow_id: str = "video-automation-workflow", steps: list | None = None):
+        return workflow_save(owner=owner, workflow_id=workflow_id, name=workflow_id, steps=steps or ECHO_STEPS)
+
+    return make
+
+
+@pytest.fixture
+def workflow(make_workflow, alice):
+    return make_workflow(alice)

@@ -1,0 +1,81 @@
+"""One error shape for the whole API: ``{"detail": "<what went wrong and what to fix>"}``.
+
+Services raise ``ApplicationError`` subclasses; DRF and simplejwt raise their own exceptions. The
+handler below renders both the same way, so a client only ever parses ``detail``.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ApplicationError(Exception):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ApplicationError):
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class Forbidden(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    """Turn DRF's nested error structure into 'field: message' sentences."""
+    if isinstance(detail, dict):
+        # simplejwt's InvalidToken carries {"detail", "code", "messages": [...]}.
+        if "messages" in detail and "detail" in detail:
+            reasons = [str(m.get("message", "")) for m in detail["messages"] if isinstance(m, dict)]
+            reasons = [r for r in reasons if r]
+            return [f"{detail['detail']}: {'; '.join(reasons)}" if reasons else str(detail["detail"])]
+        if "detail" in detail and len(detail) <= 2:
+            return _flatten(detail["detail"], prefix)
+        out: list[str] = []
+        for key, value in detail.items():
+            name = "body" if key == "non_field_errors" else str(key)
+            out.extend(_flatten(value, f"{prefix}{name}" if not prefix else f"{prefix}.{name}"))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, item in enumerate(detail):
+            # A list of messages for one field reads as one sentence; a list of objects names indexes.
+            sub = prefix if not isinstance(item, (dict, list)) else f"{prefix}[{index}]"
+            out.extend(_flatten(item, sub))
+        return out
+    message = str(detail)
+    return [f"{prefix}: {message}" if prefix else message]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response({"detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    if isinstance(exc, exceptions.ParseError):
+        response.data = {"detail": f"Request body is not valid JSON: {exc.detail}"}
+    else:
+        response.data = {"detail": "; ".join(_flatten(getattr(exc, "detail", response.data)))}
+    return response

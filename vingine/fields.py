@@ -1,0 +1,39 @@
+"""Strict request fields: a wrong JSON type is refused, never silently coerced (``123`` is not a job id)."""
+
+from rest_framework import serializers
+
+from workflows.models import ID_PATTERN
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"invalid": "must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    default_error_messages = {"invalid": "must be an integer."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(serializers.RegexField):
+    """Job and workflow ids: 1-200 of ``A-Z a-z 0-9 . _ : -``, safe in a URL path segment."""
+
+    default_error_messages = {
+        "invalid": "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(ID_PATTERN, max_length=None, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -1,0 +1,100 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,200}$"
+
+
+class Workflow(models.Model):
+    """An ordered list of steps, owned by one user. ``workflow_id`` is one global namespace."""
+
+    workflow_id = models.CharField(max_length=200, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=200, blank=True)
+    steps = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["workflow_id"]
+
+    def __str__(self) -> str:
+        return self.workflow_id
+
+    def to_dict(self) -> dict:
+        return {
+            "workflow_id": self.workflow_id,
+            "name": self.name,
+            "user_id": self.owner.username,
+            "steps": self.steps,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+class Run(models.Model):
+    """One execution of a workflow, scheduled or manual."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        MANUAL = "manual"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # A job's runs go with the job; runs started from the workflow itself have no job.
+    job = models.ForeignKey("cronjobs.CronJob", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    input_text = models.TextField(blank=True)
+    output = models.JSONField(null=True, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["job", "-created_at"], name="run_job_newest"),
+            models.Index(fields=["owner", "-created_at"], name="run_owner_newest"),
+            models.Index(fields=["status"], name="run_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} run {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.SKIPPED)
+
+    def to_dict(self) -> dict:
+        def iso(value):
+            return value.isoformat() if value else None
+
+        return {
+            "run_id": str(self.id),
+            "job_id": self.job.job_id if self.job_id else None,
+            "workflow_id": self.workflow.workflow_id,
+            "user_id": self.owner.username,
+            "trigger": self.trigger,
+            "scheduled_for": iso(self.scheduled_for),
+            "status": self.status,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "input_text": self.input_text,
+            "output": self.output,
+            "steps": self.steps,
+            "error": self.error or None,
+        }

@@ -1,0 +1,14 @@
+from django.urls import re_path
+
+from .views import RunViewSet, WorkflowViewSet
+
+# Trailing slash optional on every route, as on /api/cron.
+urlpatterns = [
+    re_path(r"^workflows/?$", WorkflowViewSet.as_view({"get": "list", "post": "create"})),
+    re_path(
+        r"^workflows/(?P<workflow_id>[^/]+)/?$",
+        WorkflowViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+    ),
+    re_path(r"^workflows/(?P<workflow_id>[^/]+)/run/?$", WorkflowViewSet.as_view({"post": "run"})),
+    re_path(r"^runs/(?P<run_id>[^/]+)/?$", RunViewSet.as_view({"get": "retrieve"})),
+]
