@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 
+from cronsim import CronSim
 from django.conf import settings
 from django.db import models
 from django.utils import timezone as dj_timezone
@@ -85,6 +86,17 @@ class CronJob(models.Model):
         if last + every <= now:
             last += every * ((now - last) // every)
         return (last + every).astimezone(zone)
+
+    def slot_at(self, now: datetime) -> datetime:
+        """The latest slot at or before ``now``: the one a fire happening at ``now`` belongs to."""
+        if self.schedule_type == self.ScheduleType.INTERVAL:
+            every = timedelta(seconds=self.interval_seconds)
+            return self.anchor + every * max(0, (now - self.anchor) // every)
+        zone = schedules.parse_timezone(self.timezone)
+        expression = " ".join(schedules.parse_cron(self.cron_expression).fields)
+        # Evaluated in the job's own zone (DST), with microseconds set so the current second counts.
+        local = now.astimezone(zone).replace(microsecond=1)
+        return next(CronSim(expression, local, reverse=True))
 
     def to_dict(self, now: datetime | None = None) -> dict:
         next_run = self.next_run_time(now)

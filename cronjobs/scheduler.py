@@ -1,17 +1,21 @@
 """The beat scheduler class (``BEAT_SCHEDULER``).
 
 django-celery-beat's DatabaseScheduler reads the PeriodicTask rows our services write; this
-subclass adds a heartbeat so /health can tell whether beat is alive.
+subclass adds a heartbeat so /health can tell whether beat is alive, and makes sure a change
+committed while beat starts is not missed.
 """
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from vingine import heartbeat
 
 logger = logging.getLogger(__name__)
+
+NEVER = datetime.min.replace(tzinfo=UTC)  # older than any change marker
 
 
 class HeartbeatDatabaseScheduler(DatabaseScheduler):
@@ -29,3 +33,18 @@ class HeartbeatDatabaseScheduler(DatabaseScheduler):
             except Exception as exc:  # a Redis blip must not stop scheduling
                 logger.warning("beat heartbeat not written: %r", exc)
         return super().tick(*args, **kwargs)
+
+    def setup_schedule(self) -> None:
+        # Upstream takes its change baseline at its first check, after the initial read of every
+        # row: a change committed in between would wait for the five-minute full sync. Taking it
+        # before the read turns such a change into a reload on the first tick.
+        self._last_timestamp = self.Changes.last_change() or NEVER
+        super().setup_schedule()
+
+    def schedule_changed(self) -> bool:
+        changed = super().schedule_changed()
+        if self._last_timestamp is None:
+            # No marker row (never written, or removed): upstream would treat the first marker
+            # written later as the baseline rather than as a change.
+            self._last_timestamp = NEVER
+        return changed

@@ -6,6 +6,7 @@ A bare ``queryset.update()`` would leave beat firing the old schedule.
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,8 @@ from workflows.services import run_enqueue
 
 from . import schedules
 from .models import CronJob
+
+logger = logging.getLogger(__name__)
 
 FIRE_TASK = "cronjobs.tasks.fire_job"
 RESERVED_JOB_IDS = {"all", "cron", "interval"}  # would collide with /api/cron/jobs/<these>
@@ -208,16 +211,25 @@ def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
     )
 
 
-def job_fire(*, job_id: str) -> Run | None:
-    """Beat's entry point: queue a scheduled run unless the job was paused or deleted meanwhile."""
+def job_fire(*, job_id: str, now: datetime | None = None) -> Run | None:
+    """Beat's entry point: queue the run of the slot that is due now.
+
+    Nothing happens if the job was paused or deleted meanwhile, or if this slot already has a
+    run: a second delivery of the same fire, or a second beat, must not run a slot twice.
+    """
     job = CronJob.objects.select_related("workflow", "owner").filter(job_id=job_id, paused=False).first()
     if job is None:
         return None
-    return run_enqueue(
-        workflow=job.workflow,
-        owner=job.owner,
-        job=job,
-        trigger=Run.Trigger.SCHEDULE,
-        input_text=job.input_text,
-        scheduled_for=timezone.now(),
-    )
+    slot = job.slot_at(now or timezone.now())
+    try:
+        return run_enqueue(
+            workflow=job.workflow,
+            owner=job.owner,
+            job=job,
+            trigger=Run.Trigger.SCHEDULE,
+            input_text=job.input_text,
+            scheduled_for=slot,
+        )
+    except IntegrityError:
+        logger.info("job %s slot %s already has a run; not firing it again", job_id, slot.isoformat())
+        return None

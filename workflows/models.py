@@ -70,6 +70,12 @@ class Run(models.Model):
             models.Index(fields=["owner", "-created_at"], name="run_owner_newest"),
             models.Index(fields=["status"], name="run_status"),
         ]
+        constraints = [
+            # A scheduled slot runs at most once, however many times it is fired.
+            models.UniqueConstraint(
+                fields=["job", "scheduled_for"], condition=models.Q(trigger="schedule"), name="run_one_per_slot"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.workflow_id} run {self.id}"

@@ -64,6 +64,21 @@ STEP_TYPES = {
 }
 
 
+def _contains_nul(value: Any) -> bool:
+    # PostgreSQL's jsonb cannot hold U+0000; refused here, the insert would fail with a 500.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def validate_steps(steps: Any) -> list[str]:
     """Return every problem in a workflow definition, each naming the step index."""
     if not isinstance(steps, list) or not steps:
@@ -75,8 +90,11 @@ def validate_steps(steps: Any) -> list[str]:
         if not isinstance(step, dict):
             problems.append(f"steps[{index}]: must be an object with a 'type'")
             continue
+        if _contains_nul(step):
+            problems.append(f"steps[{index}]: contains a NUL character (\\u0000), which cannot be stored")
+            continue
         kind = step.get("type")
-        if kind not in STEP_TYPES:
+        if not isinstance(kind, str) or kind not in STEP_TYPES:  # a list or object is unhashable
             known = ", ".join(sorted(STEP_TYPES))
             problems.append(f"steps[{index}]: unknown step type {kind!r} (expected one of: {known})")
             continue

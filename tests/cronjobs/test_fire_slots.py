@@ -1,0 +1,62 @@
+"""fire_job records the run of the slot that is due, and never a second run for the same slot."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim
+
+from cronjobs import services
+from workflows.models import Run
+
+
+def _job(owner, workflow, spec, job_id="fire-me"):
+    return services.job_upsert(
+        caller=owner, job_id=job_id, workflow_id=workflow.workflow_id, user_id=None, input_text="x", spec=spec
+    )
+
+
+def test_it_records_the_interval_slot_the_fire_belongs_to(alice, workflow):
+    job = _job(alice, workflow, services.interval_spec(seconds=30))
+    late = job.anchor + timedelta(seconds=30 * 4 + 7)  # fired 7 s into the 4th slot
+    assert job.slot_at(late) == job.anchor + timedelta(seconds=120)
+    assert job.slot_at(job.anchor + timedelta(seconds=60)) == job.anchor + timedelta(seconds=60)
+
+
+def test_it_records_the_cron_slot_in_the_jobs_time_zone(alice, workflow):
+    job = _job(alice, workflow, services.cron_spec(expression="30 9 * * *", timezone_name="America/New_York"))
+    # 2026-03-08 is the day New York moves to daylight time; 09:30 EDT is 13:30 UTC.
+    fired = datetime(2026, 3, 8, 13, 30, 2, tzinfo=UTC)
+    slot = job.slot_at(fired)
+    assert slot == datetime(2026, 3, 8, 9, 30, tzinfo=ZoneInfo("America/New_York"))
+    expected = next(CronSim("30 9 * * *", fired.astimezone(ZoneInfo("America/New_York")), reverse=True))
+    assert slot == expected
+
+
+def test_it_counts_a_fire_exactly_on_the_slot_as_that_slot(alice, workflow):
+    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    on_time = datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
+    assert job.slot_at(on_time) == on_time
+
+
+def test_a_second_fire_of_the_same_slot_records_no_second_run(alice, workflow):
+    _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    first = services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 5, 0, 300, tzinfo=UTC))
+    again = services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 6, 59, tzinfo=UTC))
+    assert first.scheduled_for == datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
+    assert again is None
+    assert Run.objects.filter(job__job_id="fire-me", trigger=Run.Trigger.SCHEDULE).count() == 1
+
+
+def test_the_next_slot_gets_its_own_run(alice, workflow):
+    _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 5, tzinfo=UTC))
+    services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 10, tzinfo=UTC))
+    slots = Run.objects.filter(job__job_id="fire-me").order_by("scheduled_for").values_list("scheduled_for", flat=True)
+    assert list(slots) == [datetime(2026, 1, 1, 10, 5, tzinfo=UTC), datetime(2026, 1, 1, 10, 10, tzinfo=UTC)]
+
+
+def test_it_does_not_fire_a_paused_job(alice, workflow):
+    _job(alice, workflow, services.interval_spec(seconds=30))
+    services.job_pause(user=alice, job_id="fire-me")
+    assert services.job_fire(job_id="fire-me") is None
+    assert not Run.objects.exists()
