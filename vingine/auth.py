@@ -11,7 +11,7 @@ valid ``sub`` is seen it becomes a local, non-staff user, so ownership rows have
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
-from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt import authentication, serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -54,3 +54,13 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class TokenRefreshSerializer(serializers.TokenRefreshSerializer):
+    """simplejwt looks the refresh token's user up with ``.get()``: a deleted user would answer 500."""
+
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except get_user_model().DoesNotExist:
+            raise AuthenticationFailed(self.error_messages["no_active_account"], code="no_active_account") from None

@@ -7,7 +7,8 @@ handler below renders both the same way, so a client only ever parses ``detail``
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -79,3 +80,25 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         response.data = {"detail": "; ".join(_flatten(getattr(exc, "detail", response.data)))}
     return response
+
+
+# Django's own error views, for what never reaches a DRF view (no route matched, a disallowed Host,
+# an unhandled exception): the same shape under /api/, the stock pages elsewhere (admin).
+
+
+def bad_request(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request"}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def not_found(request, exception):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"No such endpoint: {request.path}"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal server error"}, status=500)
+    return defaults.server_error(request)

@@ -31,7 +31,8 @@ class IdField(serializers.RegexField):
     }
 
     def __init__(self, **kwargs):
-        super().__init__(ID_PATTERN, max_length=None, **kwargs)
+        # No trimming: "abc\n" is refused rather than quietly saved as another id.
+        super().__init__(ID_PATTERN, max_length=None, trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

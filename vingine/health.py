@@ -5,7 +5,6 @@ import logging
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
 
 from . import heartbeat
 from .celery import app
@@ -19,8 +18,9 @@ def _database() -> str:
     return "up"
 
 
-@require_GET
 def health(request):
+    if request.method not in ("GET", "HEAD"):
+        return JsonResponse({"detail": f'Method "{request.method}" not allowed; use GET'}, status=405)
     checks: dict[str, str] = {}
     try:
         checks["database"] = _database()

@@ -118,6 +118,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
     "AUTH_TOKEN_CLASSES": ("vingine.auth.BearerToken",),
+    "TOKEN_REFRESH_SERIALIZER": "vingine.auth.TokenRefreshSerializer",
     "UPDATE_LAST_LOGIN": False,
 }
 

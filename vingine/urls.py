@@ -13,5 +13,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "vingine.errors.bad_request"
+handler404 = "vingine.errors.not_found"
+handler500 = "vingine.errors.server_error"
+
 admin.site.site_header = "vingine operations"
 admin.site.site_title = "vingine"

@@ -1,10 +1,26 @@
+from django import forms
 from django.contrib import admin
 
 from .models import Run, Workflow
+from .runner import validate_steps
+
+
+class WorkflowForm(forms.ModelForm):
+    class Meta:
+        model = Workflow
+        fields = ("workflow_id", "owner", "name", "steps")
+
+    def clean_steps(self):
+        # The same check as the API, so an operator cannot save a workflow no run could execute.
+        problems = validate_steps(self.cleaned_data["steps"])
+        if problems:
+            raise forms.ValidationError(problems)
+        return self.cleaned_data["steps"]
 
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
+    form = WorkflowForm
     list_display = ("workflow_id", "name", "owner", "updated_at")
     search_fields = ("workflow_id", "name", "owner__username")
     list_select_related = ("owner",)

@@ -3,7 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,200}$"
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,200}\Z"
 
 
 class Workflow(models.Model):

@@ -5,6 +5,7 @@ step); the last step's output is the run's output. Every step's result is kept s
 see where a run went wrong.
 """
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,12 @@ PLACEHOLDERS = ("input", "previous")
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    # Structured outputs are substituted as JSON, the form a webhook or the next step can read.
+    return json.dumps(value, default=str)
 
 
 def _validate_template(step: dict) -> str | None:
