@@ -13,6 +13,8 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from vingine import heartbeat
 
+from .services import FIRE_TASK
+
 logger = logging.getLogger(__name__)
 
 NEVER = datetime.min.replace(tzinfo=UTC)  # older than any change marker
@@ -33,6 +35,14 @@ class HeartbeatDatabaseScheduler(DatabaseScheduler):
             except Exception as exc:  # a Redis blip must not stop scheduling
                 logger.warning("beat heartbeat not written: %r", exc)
         return super().tick(*args, **kwargs)
+
+    def reserve(self, entry):
+        new_entry = super().reserve(entry)
+        if new_entry.task == FIRE_TASK:
+            # The slot a fire belongs to is decided by when beat fired it, not by when a worker
+            # gets to the message: a queue delay must not push two fires into one slot.
+            new_entry.kwargs = {**new_entry.kwargs, "fired_at": new_entry.last_run_at.isoformat()}
+        return new_entry
 
     def setup_schedule(self) -> None:
         # Upstream takes its change baseline at its first check, after the initial read of every

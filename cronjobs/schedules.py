@@ -117,9 +117,11 @@ def parse_cron(expression: str) -> CronExpression:
 
 
 def _never_fires(fields: list[str]) -> bool:
-    """True when the day-of-month alone is valid but never meets the chosen months (0 0 30 2 *)."""
+    """True when every field is valid on its own but the day-of-month never meets the months (0 0 30 2 *)."""
     try:
         CronSim(" ".join(["0", "0", fields[2], "*", "*"]), datetime(2000, 1, 1))
+        # Without the day, the rest must be valid too, else the error is an out-of-range value (60 * * * *).
+        CronSim(" ".join([*fields[:2], "*", *fields[3:]]), datetime(2000, 1, 1))
         return True
     except CronSimError:
         return False

@@ -54,6 +54,9 @@ def interval_spec(*, hours: int = 0, minutes: int = 0, seconds: int = 0, timezon
 
 def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", lock: bool = False) -> CronJob:
     """The job, if ``user`` may act on it: 404 if it does not exist, 403 if someone else owns it."""
+    if "\x00" in job_id:
+        # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
+        raise NotFound(f"Job {job_id} not found")
     jobs = CronJob.objects.select_related("owner", "workflow", "periodic_task__crontab", "periodic_task__interval")
     if lock:
         jobs = jobs.select_for_update(of=("self", "periodic_task"))

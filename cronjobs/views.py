@@ -99,6 +99,7 @@ def _limit(request: Request, *, default: int, maximum: int) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isdigit() alone also accepts digits int() refuses ("²"), and int() refuses very long strings.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= maximum:
         raise InvalidInput(f"limit must be a whole number from 1 to {maximum}")
     return int(raw)
