@@ -113,7 +113,12 @@ def job_upsert(
     """Create a job, or atomically replace the caller's job with the same id."""
     if job_id in RESERVED_JOB_IDS:
         raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
-    owner = _resolve_owner(caller=caller, user_id=user_id)
+    existing_owner = CronJob.objects.filter(job_id=job_id).values_list("owner", flat=True).first()
+    if user_id is None and caller.is_staff and existing_owner not in (None, caller.pk):
+        # An operator replacing someone's job without naming a user keeps the job's owner.
+        owner = get_user_model().objects.get(pk=existing_owner)
+    else:
+        owner = _resolve_owner(caller=caller, user_id=user_id)
     workflow = Workflow.objects.filter(workflow_id=workflow_id).first()
     if workflow is None:
         raise NotFound(f"Workflow {workflow_id} not found")

@@ -27,7 +27,7 @@ class IdField(serializers.RegexField):
     """Job and workflow ids: 1-200 of ``A-Z a-z 0-9 . _ : -``, safe in a URL path segment."""
 
     default_error_messages = {
-        "invalid": "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'.",
+        "invalid": "must be 1-200 characters of letters, digits, '.', '_', ':' or '-' (and not '.' or '..').",
     }
 
     def __init__(self, **kwargs):

@@ -3,7 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,200}\Z"
+# "." and ".." are refused: URLs collapse them, so such an id could never be reached again.
+ID_PATTERN = r"^(?!\.{1,2}\Z)[A-Za-z0-9._:-]{1,200}\Z"
 
 
 class Workflow(models.Model):

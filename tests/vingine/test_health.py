@@ -75,3 +75,10 @@ def test_it_reports_the_broker_down_when_redis_is_unreachable(client, redis, set
     assert body["broker"].startswith("down")
     assert body["beat"].startswith("unknown")
     assert body["worker"].startswith("unknown")
+
+
+def test_it_refuses_other_methods_with_the_api_error_shape(client):
+    response = client.post("/health")
+
+    assert response.status_code == 405
+    assert set(response.json()) == {"detail"}

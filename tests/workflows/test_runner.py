@@ -136,3 +136,11 @@ def test_an_unexpected_exception_in_a_callable_fails_the_run_instead_of_raising(
 
     assert result.error == "steps[0] (python) crashed: ZeroDivisionError: division by zero"
     assert len(result.steps) == 1
+
+
+def test_a_structured_previous_output_is_substituted_as_json(register_callable):
+    register_callable("as_dict", lambda *, previous, input, step: {"topic": previous, "n": 1})
+
+    result = run([python("as_dict"), template("payload={{previous}}")])
+
+    assert result.output == 'payload={"topic": "tech news", "n": 1}'
