@@ -16,6 +16,15 @@ from workflows.services import workflow_save
 ECHO_STEPS = [{"type": "template", "template": "Video about {{input}}"}, {"type": "python", "callable": "echo"}]
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Admin pages render without a collectstatic manifest (that is built by `make run`)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def make_user(db) -> Callable:
     def make(username: str | None = None, *, staff: bool = False):
