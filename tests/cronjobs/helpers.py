@@ -42,6 +42,31 @@ SPEC_JOB_FIELDS = (
 )
 
 
+# The job objects of the spec's examples as the API answers for alice, next_run_time aside.
+SPEC_CRON_JOB = {
+    "job_id": "daily-video-generation",
+    "name": "Workflow video-automation-workflow for user alice-uuid",
+    "workflow_id": "video-automation-workflow",
+    "user_id": "alice-uuid",
+    "input_text": "Generate video about tech news",
+    "schedule_type": "cron",
+    "schedule": "0 9 * * *",
+    "paused": False,
+    "trigger": "cron[month='*', day='*', day_of_week='*', hour='9', minute='0']",
+}
+SPEC_INTERVAL_JOB = {
+    "job_id": "hourly-video-check",
+    "name": "Workflow video-automation-workflow for user alice-uuid",
+    "workflow_id": "video-automation-workflow",
+    "user_id": "alice-uuid",
+    "input_text": "Check for trending topics",
+    "schedule_type": "interval",
+    "schedule": "1h 30m",
+    "paused": False,
+    "trigger": "interval[1:30:00]",
+}
+
+
 def post_cron(client, **fields):
     return client.post("/api/cron/jobs/cron", {**CRON_BODY, **fields}, format="json")
 

@@ -13,6 +13,7 @@ from vingine.celery import app as celery_app
 
 from .helpers import (
     CRON_BODY,
+    SPEC_CRON_JOB,
     assert_cron_next_run,
     assert_refused,
     db_snapshot,
@@ -35,17 +36,7 @@ def test_it_creates_a_cron_job_with_the_spec_body(api, workflow):
     assert body["message"] == "Cron job daily-video-generation created successfully"
     job = spec_fields(body["job"])
     assert_cron_next_run(job.pop("next_run_time"), "0 9 * * *", "UTC", before, after)
-    assert job == {
-        "job_id": "daily-video-generation",
-        "name": "Workflow video-automation-workflow for user alice-uuid",
-        "workflow_id": "video-automation-workflow",
-        "user_id": "alice-uuid",
-        "input_text": "Generate video about tech news",
-        "schedule_type": "cron",
-        "schedule": "0 9 * * *",
-        "paused": False,
-        "trigger": "cron[month='*', day='*', day_of_week='*', hour='9', minute='0']",
-    }
+    assert job == SPEC_CRON_JOB
 
 
 def test_it_shows_next_run_time_as_iso_8601_with_a_utc_offset(api, workflow):

@@ -11,6 +11,7 @@ from cronjobs.models import CronJob
 
 from .helpers import (
     INTERVAL_BODY,
+    SPEC_INTERVAL_JOB,
     assert_interval_next_run,
     assert_refused,
     db_snapshot,
@@ -33,17 +34,7 @@ def test_it_creates_an_interval_job_with_the_spec_body(api, workflow):
     assert body["message"] == "Interval job hourly-video-check created successfully"
     job = spec_fields(body["job"])
     assert_interval_next_run(job.pop("next_run_time"), timedelta(hours=1, minutes=30), before, after)
-    assert job == {
-        "job_id": "hourly-video-check",
-        "name": "Workflow video-automation-workflow for user alice-uuid",
-        "workflow_id": "video-automation-workflow",
-        "user_id": "alice-uuid",
-        "input_text": "Check for trending topics",
-        "schedule_type": "interval",
-        "schedule": "1h 30m",
-        "paused": False,
-        "trigger": "interval[1:30:00]",
-    }
+    assert job == SPEC_INTERVAL_JOB
 
 
 def test_it_accepts_a_trailing_slash(api, workflow):

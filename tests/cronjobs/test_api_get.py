@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from .helpers import assert_cron_next_run, assert_refused, post_cron, spec_fields
+from .helpers import SPEC_CRON_JOB, assert_cron_next_run, assert_refused, post_cron, spec_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -19,17 +19,7 @@ def test_it_returns_the_job_with_the_spec_body(api, cron_job):
     assert body["status"] == "success"
     job = spec_fields(body["job"])
     assert_cron_next_run(job.pop("next_run_time"), "0 9 * * *", "UTC", before, after)
-    assert job == {
-        "job_id": "daily-video-generation",
-        "name": "Workflow video-automation-workflow for user alice-uuid",
-        "workflow_id": "video-automation-workflow",
-        "user_id": "alice-uuid",
-        "input_text": "Generate video about tech news",
-        "schedule_type": "cron",
-        "schedule": "0 9 * * *",
-        "paused": False,
-        "trigger": "cron[month='*', day='*', day_of_week='*', hour='9', minute='0']",
-    }
+    assert job == SPEC_CRON_JOB
 
 
 def test_it_returns_the_same_job_object_as_create(api, workflow):

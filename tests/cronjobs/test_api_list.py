@@ -6,6 +6,8 @@ import pytest
 from django.utils import timezone
 
 from .helpers import (
+    SPEC_CRON_JOB,
+    SPEC_INTERVAL_JOB,
     assert_cron_next_run,
     assert_interval_next_run,
     post_cron,
@@ -33,30 +35,10 @@ def test_it_lists_the_callers_jobs_with_the_spec_body(api, workflow):
 
     daily = jobs["daily-video-generation"]
     assert_cron_next_run(daily.pop("next_run_time"), "0 9 * * *", "UTC", before, after)
-    assert daily == {
-        "job_id": "daily-video-generation",
-        "name": "Workflow video-automation-workflow for user alice-uuid",
-        "workflow_id": "video-automation-workflow",
-        "user_id": "alice-uuid",
-        "input_text": "Generate video about tech news",
-        "schedule_type": "cron",
-        "schedule": "0 9 * * *",
-        "paused": False,
-        "trigger": "cron[month='*', day='*', day_of_week='*', hour='9', minute='0']",
-    }
+    assert daily == SPEC_CRON_JOB
     hourly = jobs["hourly-video-check"]
     assert_interval_next_run(hourly.pop("next_run_time"), timedelta(hours=1, minutes=30), before, after)
-    assert hourly == {
-        "job_id": "hourly-video-check",
-        "name": "Workflow video-automation-workflow for user alice-uuid",
-        "workflow_id": "video-automation-workflow",
-        "user_id": "alice-uuid",
-        "input_text": "Check for trending topics",
-        "schedule_type": "interval",
-        "schedule": "1h 30m",
-        "paused": False,
-        "trigger": "interval[1:30:00]",
-    }
+    assert hourly == SPEC_INTERVAL_JOB
 
 
 def test_it_accepts_a_trailing_slash(api, cron_job):
