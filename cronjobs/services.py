@@ -113,10 +113,15 @@ def job_upsert(
     """Create a job, or atomically replace the caller's job with the same id."""
     if job_id in RESERVED_JOB_IDS:
         raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
-    existing_owner = CronJob.objects.filter(job_id=job_id).values_list("owner", flat=True).first()
-    if user_id is None and caller.is_staff and existing_owner not in (None, caller.pk):
+    existing = (
+        CronJob.objects.select_for_update(of=("self", "periodic_task"))
+        .select_related("owner", "periodic_task")
+        .filter(job_id=job_id)
+        .first()
+    )
+    if user_id is None and caller.is_staff and existing is not None:
         # An operator replacing someone's job without naming a user keeps the job's owner.
-        owner = get_user_model().objects.get(pk=existing_owner)
+        owner = existing.owner
     else:
         owner = _resolve_owner(caller=caller, user_id=user_id)
     workflow = Workflow.objects.filter(workflow_id=workflow_id).first()
@@ -124,15 +129,14 @@ def job_upsert(
         raise NotFound(f"Workflow {workflow_id} not found")
     if workflow.owner_id != owner.pk:
         raise Forbidden(OWN_WORKFLOWS_ONLY)
-
-    # Serialise this owner's writes so two concurrent creates cannot both pass the quota check.
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
-    existing = CronJob.objects.select_for_update().select_related("periodic_task").filter(job_id=job_id).first()
     if existing is not None and existing.owner_id != owner.pk:
         raise Forbidden(
             f"You don't have permission to replace this job: job id {job_id} belongs to another user; "
             "choose another job_id"
         )
+
+    # Serialise this owner's writes so two concurrent creates cannot both pass the quota check.
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
     if existing is None and CronJob.objects.filter(owner=owner).count() >= settings.CRON_MAX_JOBS_PER_USER:
         raise InvalidInput(
             f"You have reached the limit of {settings.CRON_MAX_JOBS_PER_USER} jobs; "
@@ -226,9 +230,11 @@ def job_fire(*, job_id: str, now: datetime | None = None) -> Run | None:
     run: a second delivery of the same fire, or a second beat, must not run a slot twice.
     """
     job = CronJob.objects.select_related("workflow", "owner").filter(job_id=job_id, paused=False).first()
-    if job is None:
+    now = now or timezone.now()
+    if job is None or now < job.anchor:
+        # Paused or deleted since beat fired, or fired for a schedule that has since been replaced.
         return None
-    slot = job.slot_at(now or timezone.now())
+    slot = job.slot_at(now)
     try:
         return run_enqueue(
             workflow=job.workflow,

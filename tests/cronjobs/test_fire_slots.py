@@ -38,25 +38,45 @@ def test_it_counts_a_fire_exactly_on_the_slot_as_that_slot(alice, workflow):
     assert job.slot_at(on_time) == on_time
 
 
+def _a_five_minute_slot_after(moment: datetime) -> datetime:
+    moment = moment.replace(second=0, microsecond=0)
+    return moment + timedelta(minutes=10 - moment.minute % 5)
+
+
 def test_a_second_fire_of_the_same_slot_records_no_second_run(alice, workflow):
-    _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
-    first = services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 5, 0, 300, tzinfo=UTC))
-    again = services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 6, 59, tzinfo=UTC))
-    assert first.scheduled_for == datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
+    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    slot = _a_five_minute_slot_after(job.anchor)
+
+    first = services.job_fire(job_id="fire-me", now=slot + timedelta(microseconds=300))
+    again = services.job_fire(job_id="fire-me", now=slot + timedelta(minutes=1, seconds=59))
+
+    assert first.scheduled_for == slot
     assert again is None
     assert Run.objects.filter(job__job_id="fire-me", trigger=Run.Trigger.SCHEDULE).count() == 1
 
 
 def test_the_next_slot_gets_its_own_run(alice, workflow):
-    _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
-    services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 5, tzinfo=UTC))
-    services.job_fire(job_id="fire-me", now=datetime(2026, 1, 1, 10, 10, tzinfo=UTC))
+    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    slot = _a_five_minute_slot_after(job.anchor)
+
+    services.job_fire(job_id="fire-me", now=slot)
+    services.job_fire(job_id="fire-me", now=slot + timedelta(minutes=5))
+
     slots = Run.objects.filter(job__job_id="fire-me").order_by("scheduled_for").values_list("scheduled_for", flat=True)
-    assert list(slots) == [datetime(2026, 1, 1, 10, 5, tzinfo=UTC), datetime(2026, 1, 1, 10, 10, tzinfo=UTC)]
+    assert list(slots) == [slot, slot + timedelta(minutes=5)]
 
 
 def test_it_does_not_fire_a_paused_job(alice, workflow):
     _job(alice, workflow, services.interval_spec(seconds=30))
     services.job_pause(user=alice, job_id="fire-me")
     assert services.job_fire(job_id="fire-me") is None
+    assert not Run.objects.exists()
+
+
+def test_a_fire_sent_before_the_schedule_was_replaced_records_nothing(alice, workflow):
+    job = _job(alice, workflow, services.cron_spec(expression="* * * * *"))
+    replaced = _job(alice, workflow, services.cron_spec(expression="0 9 * * *"))
+    fired_for_the_old_schedule = replaced.anchor - timedelta(seconds=1)
+
+    assert services.job_fire(job_id=job.job_id, now=fired_for_the_old_schedule) is None
     assert not Run.objects.exists()
