@@ -36,13 +36,12 @@ class HeartbeatDatabaseScheduler(DatabaseScheduler):
                 logger.warning("beat heartbeat not written: %r", exc)
         return super().tick(*args, **kwargs)
 
-    def reserve(self, entry):
-        new_entry = super().reserve(entry)
-        if new_entry.task == FIRE_TASK:
-            # The slot a fire belongs to is decided by when beat fired it, not by when a worker
-            # gets to the message: a queue delay must not push two fires into one slot.
-            new_entry.kwargs = {**new_entry.kwargs, "fired_at": new_entry.last_run_at.isoformat()}
-        return new_entry
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):
+        if entry.task == FIRE_TASK:
+            # Stamp the moment beat sends the fire: the slot it belongs to follows from that, not
+            # from when a worker gets to the message, so a queue delay cannot merge two slots.
+            entry.kwargs = {**entry.kwargs, "fired_at": datetime.now(UTC).isoformat()}
+        return super().apply_async(entry, producer, advance, **kwargs)
 
     def setup_schedule(self) -> None:
         # Upstream takes its change baseline at its first check, after the initial read of every

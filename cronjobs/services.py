@@ -143,8 +143,11 @@ def job_upsert(
             "delete a job before creating another"
         )
 
-    # Whole seconds: interval slots (anchor + k * interval) then read cleanly in the API.
-    now = timezone.now().replace(microsecond=0)
+    # Rounded up to a whole second: interval slots (anchor + k * interval) read cleanly in the API,
+    # and the first run is still at least one interval after the request.
+    now = timezone.now()
+    if now.microsecond:
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
     job = existing or CronJob(job_id=job_id, owner=owner)
     job.workflow = workflow
     job.input_text = input_text

@@ -118,9 +118,13 @@ def assert_cron_next_run(next_run_time: str, expression: str, zone: str, before:
     assert got.utcoffset() == got.astimezone(ZoneInfo(zone)).utcoffset()
 
 
+def ceil_second(moment: datetime) -> datetime:
+    return moment if not moment.microsecond else moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def assert_interval_next_run(next_run_time: str, every: timedelta, before: datetime, after: datetime) -> None:
     """The first run is one interval after the job was created (created within [before, after])."""
     got = datetime.fromisoformat(next_run_time)
     assert got.utcoffset() is not None, f"{next_run_time} has no UTC offset"
-    # Slots are whole seconds, so the creation instant may be rounded down into the second before.
-    assert before.replace(microsecond=0) + every <= got <= after + every
+    # Slots are whole seconds: the creation instant is rounded up to the next one.
+    assert before + every <= got <= ceil_second(after) + every

@@ -1,5 +1,7 @@
 """GET /api/cron/jobs/{job_id}/runs: the job's run history, newest first, with a validated limit."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 
@@ -71,7 +73,8 @@ def test_it_describes_each_run(api, cron_job):
 
 
 def test_it_lists_scheduled_and_manual_runs_together(api, cron_job):
-    fire_job("daily-video-generation")  # what beat sends at a slot
+    nine_tomorrow = (cron_job.anchor + timedelta(days=1)).replace(hour=9, minute=0, second=0)
+    fire_job("daily-video-generation", fired_at=nine_tomorrow.isoformat())  # what beat sends at a slot
     trigger(api)
 
     runs = api.get("/api/cron/jobs/daily-video-generation/runs").json()["runs"]
