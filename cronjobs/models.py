@@ -24,7 +24,9 @@ class CronJob(models.Model):
 
     job_id = models.CharField(max_length=200, unique=True)  # one global namespace
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cronjobs")
-    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="cronjobs")
+    # RESTRICT: a workflow in use cannot be deleted on its own, but deleting its owner (which
+    # deletes both the workflow and the jobs) goes through.
+    workflow = models.ForeignKey(Workflow, on_delete=models.RESTRICT, related_name="cronjobs")
     input_text = models.TextField(blank=True)
     schedule_type = models.CharField(max_length=16, choices=ScheduleType.choices)
     cron_expression = models.CharField(max_length=200, blank=True)
@@ -87,16 +89,21 @@ class CronJob(models.Model):
             last += every * ((now - last) // every)
         return (last + every).astimezone(zone)
 
-    def slot_at(self, now: datetime) -> datetime:
-        """The latest slot at or before ``now``: the one a fire happening at ``now`` belongs to."""
+    def slot_at(self, now: datetime) -> datetime | None:
+        """The latest slot of the current schedule at or before ``now``; None before the first one.
+
+        Interval slots are anchor + k * interval for k >= 1. A cron slot counts from the anchor on:
+        a fire that maps to an earlier one was sent for a schedule that has since been replaced.
+        """
         if self.schedule_type == self.ScheduleType.INTERVAL:
             every = timedelta(seconds=self.interval_seconds)
-            return self.anchor + every * max(0, (now - self.anchor) // every)
+            slots = (now - self.anchor) // every
+            return self.anchor + every * slots if slots >= 1 else None
         zone = schedules.parse_timezone(self.timezone)
         expression = " ".join(schedules.parse_cron(self.cron_expression).fields)
         # Evaluated in the job's own zone (DST), with microseconds set so the current second counts.
-        local = now.astimezone(zone).replace(microsecond=1)
-        return next(CronSim(expression, local, reverse=True))
+        slot = next(CronSim(expression, now.astimezone(zone).replace(microsecond=1), reverse=True))
+        return slot if slot >= self.anchor else None
 
     def to_dict(self, now: datetime | None = None) -> dict:
         next_run = self.next_run_time(now)

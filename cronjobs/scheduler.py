@@ -1,15 +1,18 @@
 """The beat scheduler class (``BEAT_SCHEDULER``).
 
-django-celery-beat's DatabaseScheduler reads the PeriodicTask rows our services write; this
-subclass adds a heartbeat so /health can tell whether beat is alive, and makes sure a change
-committed while beat starts is not missed.
+django-celery-beat's DatabaseScheduler reads the PeriodicTask rows our services write. This
+subclass adds a heartbeat so /health can tell whether beat is alive, stamps each fire with the
+time beat sent it (the slot follows from that), never moves a job's last_run_at backwards, and
+makes sure a change committed while beat starts is not missed.
 """
 
 import logging
 import time
 from datetime import UTC, datetime
 
-from django_celery_beat.schedulers import DatabaseScheduler
+from django.db.models import Q
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
 
 from vingine import heartbeat
 
@@ -20,7 +23,19 @@ logger = logging.getLogger(__name__)
 NEVER = datetime.min.replace(tzinfo=UTC)  # older than any change marker
 
 
+class JobEntry(ModelEntry):
+    def save(self) -> None:
+        # Beat writes back the last_run_at it holds in memory before every reload. A replace or a
+        # resume has meanwhile moved it forward (to the new schedule's start); writing the older
+        # value back would fire the new schedule at once, off its slots. So it only moves forward.
+        # A plain update on purpose: this is beat's own bookkeeping, which must not signal a change.
+        PeriodicTask.objects.filter(pk=self.model.pk).filter(
+            Q(last_run_at__isnull=True) | Q(last_run_at__lt=self.model.last_run_at)
+        ).update(last_run_at=self.model.last_run_at, total_run_count=self.model.total_run_count)
+
+
 class HeartbeatDatabaseScheduler(DatabaseScheduler):
+    Entry = JobEntry
     heartbeat_every = 5.0  # seconds
     _last_heartbeat = 0.0
     _redis = None

@@ -162,7 +162,8 @@ def interval_trigger(total: int) -> str:
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # "localtime" means whatever the host is set to, "Factory" no zone at all: neither is a place.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory"}
 
 
 def parse_timezone(name: str) -> zoneinfo.ZoneInfo:

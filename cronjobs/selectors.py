@@ -1,6 +1,9 @@
+"""Reads for cron jobs, each scoped to what the asking user may see."""
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from vingine.errors import Forbidden, NotFound
 from workflows.models import Run
 
 from .models import CronJob
@@ -14,5 +17,31 @@ def job_list(*, user: AbstractBaseUser | None = None) -> QuerySet[CronJob]:
     return jobs if user is None else jobs.filter(owner=user)
 
 
-def run_list_for_job(*, job: CronJob, limit: int) -> QuerySet[Run]:
-    return job.runs.select_related("job", "workflow", "owner").order_by("-created_at")[:limit]
+def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", lock: bool = False) -> CronJob:
+    """The job, if ``user`` may act on it: 404 if it does not exist, 403 if someone else owns it.
+
+    With ``lock`` the job and its PeriodicTask rows are locked for the caller's transaction. The
+    schedule rows are then read after the lock is held: a join read before it could miss a
+    schedule that the transaction we waited for had just created.
+    """
+    if "\x00" in job_id:
+        # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
+        raise NotFound(f"Job {job_id} not found")
+    if lock:
+        jobs = CronJob.objects.select_related("owner", "workflow", "periodic_task").select_for_update(
+            of=("self", "periodic_task")
+        )
+    else:
+        jobs = CronJob.objects.select_related(*JOB_RELATED)
+    job = jobs.filter(job_id=job_id).first()
+    if job is None:
+        raise NotFound(f"Job {job_id} not found")
+    if job.owner_id != user.pk and not user.is_staff:
+        raise Forbidden(f"You don't have permission to {action} this job")
+    return job
+
+
+def run_page_for_job(*, job: CronJob, limit: int) -> tuple[list[Run], int]:
+    """The job's newest ``limit`` runs and how many it has in all."""
+    runs = list(job.runs.select_related("job", "workflow", "owner").order_by("-created_at")[:limit])
+    return runs, job.runs.count()

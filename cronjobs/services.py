@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -23,6 +23,7 @@ from workflows.services import run_enqueue
 
 from . import schedules
 from .models import CronJob
+from .selectors import job_get_for
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +53,6 @@ def interval_spec(*, hours: int = 0, minutes: int = 0, seconds: int = 0, timezon
     return ScheduleSpec(CronJob.ScheduleType.INTERVAL, timezone_name, interval_seconds=total)
 
 
-def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", lock: bool = False) -> CronJob:
-    """The job, if ``user`` may act on it: 404 if it does not exist, 403 if someone else owns it."""
-    if "\x00" in job_id:
-        # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
-        raise NotFound(f"Job {job_id} not found")
-    jobs = CronJob.objects.select_related("owner", "workflow", "periodic_task__crontab", "periodic_task__interval")
-    if lock:
-        jobs = jobs.select_for_update(of=("self", "periodic_task"))
-    job = jobs.filter(job_id=job_id).first()
-    if job is None:
-        raise NotFound(f"Job {job_id} not found")
-    if job.owner_id != user.pk and not user.is_staff:
-        raise Forbidden(f"You don't have permission to {action} this job")
-    return job
-
-
 def _resolve_owner(*, caller: AbstractBaseUser, user_id: str | None) -> AbstractBaseUser:
     if user_id is None or user_id == caller.get_username():
         return caller
@@ -79,10 +64,21 @@ def _resolve_owner(*, caller: AbstractBaseUser, user_id: str | None) -> Abstract
     return owner
 
 
+def _shared_row(model, **fields):
+    """The schedule row with these fields, created if missing.
+
+    Rows are shared by every job with the same schedule. The tables have no unique constraint, so
+    two first requests may each create one; taking the oldest keeps that harmless, where
+    get_or_create would fail on every later request.
+    """
+    return model.objects.filter(**fields).order_by("pk").first() or model.objects.create(**fields)
+
+
 def _apply_schedule(task: PeriodicTask, spec: ScheduleSpec, anchor: datetime) -> None:
     if spec.cron is not None:
         minute, hour, day, month, dow = spec.cron.celery_fields
-        task.crontab, _ = CrontabSchedule.objects.get_or_create(
+        task.crontab = _shared_row(
+            CrontabSchedule,
             minute=minute,
             hour=hour,
             day_of_month=day,
@@ -92,12 +88,22 @@ def _apply_schedule(task: PeriodicTask, spec: ScheduleSpec, anchor: datetime) ->
         )
         task.interval = None
     else:
-        task.interval, _ = IntervalSchedule.objects.get_or_create(
-            every=spec.interval_seconds, period=IntervalSchedule.SECONDS
-        )
+        task.interval = _shared_row(IntervalSchedule, every=spec.interval_seconds, period=IntervalSchedule.SECONDS)
         task.crontab = None
-    # Beat counts the next slot from last_run_at: from the anchor, so nothing before it fires.
+    # Beat counts the next fire from last_run_at, so the new schedule starts at its anchor.
     task.last_run_at = anchor
+
+
+def _lock_job_id(job_id: str) -> None:
+    """Serialise writers of one job id until the transaction ends, whether or not the job exists yet.
+
+    Without it, two first requests for a new id both find nothing and race to insert; with it the
+    second waits, then sees the first one's job and replaces it (or gets the 403).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ["cronjob:" + job_id])
+    # SQLite: write transactions are already serialised (transaction_mode IMMEDIATE).
 
 
 @transaction.atomic
@@ -113,6 +119,7 @@ def job_upsert(
     """Create a job, or atomically replace the caller's job with the same id."""
     if job_id in RESERVED_JOB_IDS:
         raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
+    _lock_job_id(job_id)
     existing = (
         CronJob.objects.select_for_update(of=("self", "periodic_task"))
         .select_related("owner", "periodic_task")
@@ -124,7 +131,8 @@ def job_upsert(
         owner = existing.owner
     else:
         owner = _resolve_owner(caller=caller, user_id=user_id)
-    workflow = Workflow.objects.filter(workflow_id=workflow_id).first()
+    # Locked so the workflow cannot be deleted between this check and our commit.
+    workflow = Workflow.objects.select_for_update().filter(workflow_id=workflow_id).first()
     if workflow is None:
         raise NotFound(f"Workflow {workflow_id} not found")
     if workflow.owner_id != owner.pk:
@@ -158,22 +166,17 @@ def job_upsert(
     job.paused = False  # a replaced job is a new schedule, running
     job.anchor = now
 
-    task = job.periodic_task if existing else PeriodicTask(name=job_id, task=FIRE_TASK)
     if existing is None and PeriodicTask.objects.filter(name=job_id).exists():
         raise Conflict(f"job_id '{job_id}' is taken by an operator's periodic task; choose another job_id")
+    task = existing.periodic_task if existing else PeriodicTask(name=job_id, task=FIRE_TASK)
     task.kwargs = json.dumps({"job_id": job_id})
     task.enabled = True
     task.no_changes = False  # make the save signal tell beat to reload
     task.description = f"Workflow {workflow.workflow_id} for user {owner.get_username()}"
     _apply_schedule(task, spec, now)
-    try:
-        with transaction.atomic():
-            task.save()
-            job.periodic_task = task
-            job.save()
-    except IntegrityError:
-        # A concurrent request created the same job id between our read and our insert.
-        raise Conflict(f"Job {job_id} is being created by another request; retry") from None
+    task.save()
+    job.periodic_task = task
+    job.save()
     return job
 
 
@@ -213,9 +216,7 @@ def job_resume(*, user: AbstractBaseUser, job_id: str) -> CronJob:
 @transaction.atomic
 def job_delete(*, user: AbstractBaseUser, job_id: str) -> None:
     job = job_get_for(user=user, job_id=job_id, action="delete", lock=True)
-    task = job.periodic_task
-    job.delete()
-    task.delete()  # through the model, so beat's change marker moves
+    job.delete()  # its PeriodicTask goes with it (cronjobs.signals), and beat is told
 
 
 def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
@@ -227,17 +228,20 @@ def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
 
 
 def job_fire(*, job_id: str, now: datetime | None = None) -> Run | None:
-    """Beat's entry point: queue the run of the slot that is due now.
+    """Beat's entry point: queue the run of the slot that is due ``now`` (when beat fired).
 
-    Nothing happens if the job was paused or deleted meanwhile, or if this slot already has a
-    run: a second delivery of the same fire, or a second beat, must not run a slot twice.
+    Nothing happens if the job was paused or deleted meanwhile, if the fire belongs to no slot of
+    the job's current schedule (sent before a replace, or early after one), or if the slot already
+    has a run: a second delivery of the same fire must not run a slot twice.
     """
     job = CronJob.objects.select_related("workflow", "owner").filter(job_id=job_id, paused=False).first()
-    now = now or timezone.now()
-    if job is None or now < job.anchor:
-        # Paused or deleted since beat fired, or fired for a schedule that has since been replaced.
+    if job is None:
         return None
+    now = now or timezone.now()
     slot = job.slot_at(now)
+    if slot is None:
+        logger.info("job %s: fire at %s belongs to no slot of its current schedule", job_id, now.isoformat())
+        return None
     try:
         return run_enqueue(
             workflow=job.workflow,
@@ -248,5 +252,7 @@ def job_fire(*, job_id: str, now: datetime | None = None) -> Run | None:
             scheduled_for=slot,
         )
     except IntegrityError:
+        if not Run.objects.filter(job=job, trigger=Run.Trigger.SCHEDULE, scheduled_for=slot).exists():
+            raise  # not the one-run-per-slot rule: a real error
         logger.info("job %s slot %s already has a run; not firing it again", job_id, slot.isoformat())
         return None

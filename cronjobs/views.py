@@ -63,7 +63,7 @@ class CronJobViewSet(viewsets.ViewSet):
         )
 
     def retrieve(self, request: Request, job_id: str) -> Response:
-        job = services.job_get_for(user=request.user, job_id=job_id)
+        job = selectors.job_get_for(user=request.user, job_id=job_id)
         return Response({"status": "success", "job": job.to_dict()})
 
     def destroy(self, request: Request, job_id: str) -> Response:
@@ -85,10 +85,12 @@ class CronJobViewSet(viewsets.ViewSet):
         return self._done(job_id, "resumed")
 
     def runs(self, request: Request, job_id: str) -> Response:
-        job = services.job_get_for(user=request.user, job_id=job_id)
+        job = selectors.job_get_for(user=request.user, job_id=job_id)
         limit = _limit(request, default=50, maximum=settings.RUNS_PAGE_MAX)
-        runs = [run.to_dict() for run in selectors.run_list_for_job(job=job, limit=limit)]
-        return Response({"status": "success", "job_id": job.job_id, "total_runs": job.runs.count(), "runs": runs})
+        runs, total = selectors.run_page_for_job(job=job, limit=limit)
+        return Response(
+            {"status": "success", "job_id": job.job_id, "total_runs": total, "runs": [run.to_dict() for run in runs]}
+        )
 
     @staticmethod
     def _done(job_id: str, verb: str) -> Response:

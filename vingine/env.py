@@ -5,6 +5,8 @@ start with a message that names the variable, instead of surfacing later as a co
 """
 
 import os
+import secrets
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,3 +48,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def secret_key(name: str, local_file: Path) -> str:
+    """``name`` from the environment; else a random key kept in ``local_file`` for this checkout.
+
+    There is no built-in default on purpose: a published default would let anyone sign tokens.
+    Every process of one checkout (web, worker, beat, manage.py) reads the same file.
+    """
+    value = os.environ.get(name)
+    if value:
+        return value
+    try:
+        if not local_file.exists():
+            fd = os.open(local_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+        return local_file.read_text().strip()
+    except FileExistsError:
+        return local_file.read_text().strip()  # another process created it first
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name} is not set and {local_file} could not be created ({exc}); set {name}")

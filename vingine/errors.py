@@ -38,6 +38,10 @@ class Conflict(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
+class QueueUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
     """Turn DRF's nested error structure into 'field: message' sentences."""
     if isinstance(detail, dict):

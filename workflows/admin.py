@@ -1,5 +1,9 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
+
+from cronjobs.models import CronJob
 
 from .models import Run, Workflow
 from .runner import validate_steps
@@ -21,16 +25,55 @@ class WorkflowForm(forms.ModelForm):
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
     form = WorkflowForm
+    fields = ("workflow_id", "owner", "name", "steps", "created_at", "updated_at")
     list_display = ("workflow_id", "name", "owner", "updated_at")
     search_fields = ("workflow_id", "name", "owner__username")
     list_select_related = ("owner",)
     readonly_fields = ("created_at", "updated_at")
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return readonly
+        # A job may only use its owner's workflow: a new owner would leave the old owner's jobs
+        # running someone else's workflow. The id is how the owner's API calls name it, so it stays too.
+        return ("workflow_id", "owner", *readonly)
+
+
+class RunJobFilter(admin.SimpleListFilter):
+    """Runs of one job, reached from the job's page.
+
+    A job firing every few seconds has thousands of runs, and there can be many jobs, so the
+    sidebar offers only the job already chosen instead of listing every job.
+    """
+
+    title = "job"
+    parameter_name = "job__id__exact"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if value is None:
+            return ()
+        job_id = None
+        if value.isdecimal():
+            job_id = CronJob.objects.filter(pk=value).values_list("job_id", flat=True).first()
+        # Offered even for an unknown id: a filter without choices is dropped, and the page would
+        # then list every run instead of none.
+        return ((value, job_id or value),)
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        try:
+            return queryset.filter(job__id=self.value())
+        except (ValueError, ValidationError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = ("id", "job", "workflow", "owner", "trigger", "status", "scheduled_for", "started_at", "finished_at")
-    list_filter = ("status", "trigger")
+    list_filter = ("status", "trigger", RunJobFilter)
     search_fields = ("id", "job__job_id", "workflow__workflow_id", "owner__username")
     list_select_related = ("job", "workflow", "owner")
     ordering = ("-created_at",)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import StepFailed
 
-MAX_SLEEP_SECONDS = 3600
+MAX_SLEEP_SECONDS = 300
 
 
 class Registered:

@@ -81,10 +81,6 @@ class Run(models.Model):
     def __str__(self) -> str:
         return f"{self.workflow_id} run {self.id}"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.SKIPPED)
-
     def to_dict(self) -> dict:
         def iso(value):
             return value.isoformat() if value else None

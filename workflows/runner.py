@@ -18,6 +18,7 @@ from .errors import StepFailed
 
 MAX_STEPS = 50
 MAX_TEMPLATE_LENGTH = 64 * 1024
+MAX_OUTPUT_CHARACTERS = 256 * 1024
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 PLACEHOLDERS = ("input", "previous")
 
@@ -46,7 +47,12 @@ def _validate_template(step: dict) -> str | None:
 def _run_template(step: dict, previous: Any, input_text: str) -> str:
     # Plain substitution: the only names are input and previous, nothing is evaluated.
     values = {"input": input_text, "previous": _text(previous)}
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], step["template"])
+    template = step["template"]
+    # Measured before substituting: a few steps of {{previous}}{{previous}}... grow exponentially.
+    size = len(template) + sum(len(values[m.group(1)]) - len(m.group(0)) for m in PLACEHOLDER.finditer(template))
+    if size > MAX_OUTPUT_CHARACTERS:
+        raise StepFailed(f"the output would be {size} characters; a step may produce {MAX_OUTPUT_CHARACTERS}")
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 def _validate_python(step: dict) -> str | None:
@@ -70,19 +76,31 @@ STEP_TYPES = {
 }
 
 
-def _contains_nul(value: Any) -> bool:
-    # PostgreSQL's jsonb cannot hold U+0000; refused here, the insert would fail with a 500.
-    pending = [value]
+MAX_DEPTH = 32
+
+
+def _unstorable(value: Any) -> str | None:
+    """What in a step definition PostgreSQL's jsonb could not store, or None.
+
+    Refused here with a 400; the insert would otherwise fail with a 500.
+    """
+    pending = [(value, 0)]
     while pending:
-        item = pending.pop()
-        if isinstance(item, str) and "\x00" in item:
-            return True
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return f"is nested more than {MAX_DEPTH} levels deep"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "contains a NUL character (\\u0000), which cannot be stored"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "contains an unpaired surrogate (\\ud800-\\udfff), which is not valid text"
+        elif isinstance(item, dict):
+            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
         elif isinstance(item, list):
-            pending.extend(item)
-    return False
+            pending.extend((part, depth + 1) for part in item)
+    return None
 
 
 def validate_steps(steps: Any) -> list[str]:
@@ -96,8 +114,9 @@ def validate_steps(steps: Any) -> list[str]:
         if not isinstance(step, dict):
             problems.append(f"steps[{index}]: must be an object with a 'type'")
             continue
-        if _contains_nul(step):
-            problems.append(f"steps[{index}]: contains a NUL character (\\u0000), which cannot be stored")
+        unstorable = _unstorable(step)
+        if unstorable:
+            problems.append(f"steps[{index}]: {unstorable}")
             continue
         kind = step.get("type")
         if not isinstance(kind, str) or kind not in STEP_TYPES:  # a list or object is unhashable

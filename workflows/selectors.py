@@ -1,3 +1,5 @@
+"""Reads for workflows and runs, each scoped to what the asking user may see."""
+
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,6 +12,24 @@ from .models import Run, Workflow
 
 def workflow_list(*, user: AbstractBaseUser) -> QuerySet[Workflow]:
     return Workflow.objects.filter(owner=user).select_related("owner")
+
+
+def workflow_get_for(
+    *, user: AbstractBaseUser, workflow_id: str, action: str = "access", lock: bool = False
+) -> Workflow:
+    """The workflow, if ``user`` may act on it (its owner or staff): 404 if missing, 403 if not theirs."""
+    if "\x00" in workflow_id:
+        # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
+        raise NotFound(f"Workflow {workflow_id} not found")
+    workflows = Workflow.objects.select_related("owner")
+    if lock:
+        workflows = workflows.select_for_update(of=("self",))
+    workflow = workflows.filter(workflow_id=workflow_id).first()
+    if workflow is None:
+        raise NotFound(f"Workflow {workflow_id} not found")
+    if workflow.owner_id != user.pk and not user.is_staff:
+        raise Forbidden(f"You don't have permission to {action} this workflow")
+    return workflow
 
 
 def run_get_for(*, user: AbstractBaseUser, run_id: str) -> Run:

@@ -4,31 +4,23 @@ import json
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
-from vingine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vingine.errors import Conflict, Forbidden, InvalidInput, QueueUnavailable
 
 from .models import Run, Workflow
 from .runner import DynamicWorkflowRunner, validate_steps
+from .selectors import workflow_get_for
+
+if TYPE_CHECKING:
+    from cronjobs.models import CronJob
 
 logger = logging.getLogger(__name__)
-
-
-def workflow_get_for(*, user: AbstractBaseUser, workflow_id: str, action: str = "access") -> Workflow:
-    """The workflow, if ``user`` may act on it (its owner or staff)."""
-    if "\x00" in workflow_id:
-        # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
-        raise NotFound(f"Workflow {workflow_id} not found")
-    workflow = Workflow.objects.select_related("owner").filter(workflow_id=workflow_id).first()
-    if workflow is None:
-        raise NotFound(f"Workflow {workflow_id} not found")
-    if workflow.owner_id != user.pk and not user.is_staff:
-        raise Forbidden(f"You don't have permission to {action} this workflow")
-    return workflow
 
 
 @transaction.atomic
@@ -49,7 +41,9 @@ def workflow_save(*, owner: AbstractBaseUser, workflow_id: str, name: str, steps
 
 @transaction.atomic
 def workflow_delete(*, user: AbstractBaseUser, workflow_id: str) -> None:
-    workflow = workflow_get_for(user=user, workflow_id=workflow_id, action="delete")
+    # Locked, so a job being created for this workflow either commits first (and blocks the
+    # delete) or waits and then finds the workflow gone.
+    workflow = workflow_get_for(user=user, workflow_id=workflow_id, action="delete", lock=True)
     job_ids = list(workflow.cronjobs.values_list("job_id", flat=True)[:5])
     if job_ids:
         raise Conflict(
@@ -64,12 +58,10 @@ def run_enqueue(
     owner: AbstractBaseUser,
     trigger: str,
     input_text: str,
-    job=None,
+    job: "CronJob | None" = None,
     scheduled_for: datetime | None = None,
 ) -> Run:
     """Record a queued run and hand it to a worker once the row is committed."""
-    from .tasks import execute_run  # tasks import services; import here to avoid a cycle
-
     with transaction.atomic():
         run = Run.objects.create(
             workflow=workflow,
@@ -80,8 +72,25 @@ def run_enqueue(
             input_text=input_text,
         )
         # Publishing inside the transaction could let a worker look for a row it cannot see yet.
-        transaction.on_commit(lambda: execute_run.delay(str(run.id)))
+        transaction.on_commit(lambda: _publish(run))
     return run
+
+
+def _publish(run: Run) -> None:
+    from .tasks import execute_run  # tasks import services; import here to avoid a cycle
+
+    try:
+        execute_run.delay(str(run.id))
+    except OperationalError as exc:
+        # The row is committed but no worker will ever hear of it: say so in the run instead of
+        # leaving it queued for ever, and tell the caller to retry.
+        logger.error("run %s could not be queued: %r", run.id, exc)
+        run.status, run.finished_at = Run.Status.FAILED, timezone.now()
+        run.error = f"Could not be queued: the task queue is unreachable ({exc})"
+        Run.objects.filter(id=run.id, status=Run.Status.QUEUED).update(
+            status=run.status, finished_at=run.finished_at, error=run.error
+        )
+        raise QueueUnavailable("The task queue is unreachable; the run was recorded as failed. Try again shortly.")
 
 
 def _jsonable(value: Any) -> Any:
@@ -104,7 +113,7 @@ def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
     run.steps = _jsonable(result.steps)
     run.error = result.error
     run.finished_at = timezone.now()
-    # Only finish a run still marked running, so a concurrent delete or reaper is not overwritten.
+    # Conditional on status: a run that something else has finished meanwhile is not overwritten.
     Run.objects.filter(id=run.id, status=Run.Status.RUNNING).update(
         status=run.status, output=run.output, steps=run.steps, error=run.error, finished_at=run.finished_at
     )

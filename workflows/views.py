@@ -25,7 +25,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         )
 
     def retrieve(self, request: Request, workflow_id: str) -> Response:
-        workflow = services.workflow_get_for(user=request.user, workflow_id=workflow_id)
+        workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id)
         return Response({"status": "success", "workflow": workflow.to_dict()})
 
     def destroy(self, request: Request, workflow_id: str) -> Response:
@@ -39,7 +39,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         )
 
     def run(self, request: Request, workflow_id: str) -> Response:
-        workflow = services.workflow_get_for(user=request.user, workflow_id=workflow_id, action="run")
+        workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id, action="run")
         body = RunInput(data=request.data)
         body.is_valid(raise_exception=True)
         run = services.run_enqueue(

@@ -151,13 +151,14 @@ def test_it_schedules_in_the_jobs_own_time_zone(api, workflow):
     assert str(task.crontab.timezone) == "Asia/Kolkata"
 
 
-def test_it_refuses_an_unknown_time_zone(api, workflow):
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "localtime", "Factory", "utc "])
+def test_it_refuses_an_unknown_time_zone(api, workflow, zone):
     before = db_snapshot()
 
-    response = post_cron(api, timezone="Mars/Olympus_Mons")
+    response = post_cron(api, timezone=zone)
 
     assert_refused(response, 400)
-    assert "Mars/Olympus_Mons" in response.json()["detail"]
+    assert "timezone" in response.json()["detail"].lower()
     assert db_snapshot() == before
 
 

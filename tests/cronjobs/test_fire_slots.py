@@ -22,8 +22,24 @@ def test_it_records_the_interval_slot_the_fire_belongs_to(alice, workflow):
     assert job.slot_at(job.anchor + timedelta(seconds=60)) == job.anchor + timedelta(seconds=60)
 
 
+def test_a_fire_before_the_first_interval_slot_belongs_to_no_slot(alice, workflow):
+    job = _job(alice, workflow, services.interval_spec(seconds=30))
+    # What a beat still holding the replaced schedule would send just after the replace.
+    assert job.slot_at(job.anchor + timedelta(seconds=3)) is None
+    assert services.job_fire(job_id=job.job_id, now=job.anchor + timedelta(seconds=3)) is None
+    assert not Run.objects.exists()
+
+
+def test_a_cron_slot_before_the_schedule_began_belongs_to_no_slot(alice, workflow):
+    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    earlier_slot = _a_five_minute_slot_after(job.anchor) - timedelta(minutes=15)
+    assert earlier_slot < job.anchor
+    assert job.slot_at(earlier_slot + timedelta(seconds=20)) is None
+
+
 def test_it_records_the_cron_slot_in_the_jobs_time_zone(alice, workflow):
     job = _job(alice, workflow, services.cron_spec(expression="30 9 * * *", timezone_name="America/New_York"))
+    job.anchor = datetime(2026, 1, 1, tzinfo=UTC)  # as if created then
     # 2026-03-08 is the day New York moves to daylight time; 09:30 EDT is 13:30 UTC.
     fired = datetime(2026, 3, 8, 13, 30, 2, tzinfo=UTC)
     slot = job.slot_at(fired)
@@ -34,6 +50,7 @@ def test_it_records_the_cron_slot_in_the_jobs_time_zone(alice, workflow):
 
 def test_it_counts_a_fire_exactly_on_the_slot_as_that_slot(alice, workflow):
     job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+    job.anchor = datetime(2026, 1, 1, tzinfo=UTC)  # as if created then
     on_time = datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
     assert job.slot_at(on_time) == on_time
 

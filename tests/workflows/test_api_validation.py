@@ -121,6 +121,25 @@ def test_it_rejects_a_nul_character_in_a_step(api):
     assert detail.startswith("steps[1]: contains a NUL character")
 
 
+def test_it_rejects_an_unpaired_surrogate_in_a_step(api):
+    # Sent as the JSON escape \ud800, which parses to a string PostgreSQL cannot store.
+    raw = '{"workflow_id": "wf", "steps": [{"type": "template", "template": "a\\ud800b"}]}'
+    response = api.generic("POST", "/api/workflows", raw, content_type="application/json")
+
+    detail = assert_refused(response)
+    assert detail.startswith("steps[0]: contains an unpaired surrogate")
+
+
+def test_it_rejects_a_step_nested_too_deeply(api):
+    nested: object = "x"
+    for _ in range(40):
+        nested = [nested]
+
+    detail = assert_refused(save(api, steps=[{"type": "python", "callable": "echo", "extra": nested}]))
+
+    assert detail.startswith("steps[0]: is nested more than 32 levels deep")
+
+
 @pytest.mark.parametrize("workflow_id", [123, None, ["wf"], {"id": "wf"}, True])
 def test_it_rejects_a_workflow_id_that_is_not_a_string(api, workflow_id):
     detail = assert_refused(save(api, workflow_id=workflow_id))

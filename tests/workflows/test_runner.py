@@ -144,3 +144,13 @@ def test_a_structured_previous_output_is_substituted_as_json(register_callable):
     result = run([python("as_dict"), template("payload={{previous}}")])
 
     assert result.output == 'payload={"topic": "tech news", "n": 1}'
+
+
+def test_a_template_that_would_grow_past_the_output_limit_fails_its_step():
+    doubling = template("{{previous}}{{previous}}")
+
+    result = run([template("x" * 1000)] + [doubling] * 10)  # 1,000 characters, doubled ten times
+
+    assert not result.succeeded
+    assert result.error.startswith("steps[9] (template) failed: the output would be 512000 characters")
+    assert len(result.steps) == 10

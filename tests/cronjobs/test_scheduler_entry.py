@@ -1,0 +1,54 @@
+"""Beat's write-back of a job's last_run_at never undoes a replace or a resume."""
+
+from datetime import timedelta
+
+from django_celery_beat.models import PeriodicTask
+
+from cronjobs import services
+from cronjobs.scheduler import JobEntry
+from vingine.celery import app
+
+
+def test_beats_older_last_run_does_not_overwrite_a_replaced_schedules_start(alice, workflow):
+    job = services.job_upsert(
+        caller=alice,
+        job_id="every-30s",
+        workflow_id=workflow.workflow_id,
+        user_id=None,
+        input_text="",
+        spec=services.interval_spec(seconds=30),
+    )
+    # Beat loaded the row, then fired it (its in-memory last_run_at), then the job was replaced.
+    entry = JobEntry(PeriodicTask.objects.get(pk=job.periodic_task_id), app=app)
+    entry.model.last_run_at = job.anchor - timedelta(seconds=15)
+    replaced = services.job_upsert(
+        caller=alice,
+        job_id="every-30s",
+        workflow_id=workflow.workflow_id,
+        user_id=None,
+        input_text="",
+        spec=services.interval_spec(seconds=10),
+    )
+
+    entry.save()  # what beat's sync does before it reloads
+
+    assert PeriodicTask.objects.get(pk=job.periodic_task_id).last_run_at == replaced.anchor
+
+
+def test_beats_newer_last_run_is_written(alice, workflow):
+    job = services.job_upsert(
+        caller=alice,
+        job_id="every-30s",
+        workflow_id=workflow.workflow_id,
+        user_id=None,
+        input_text="",
+        spec=services.interval_spec(seconds=30),
+    )
+    entry = JobEntry(PeriodicTask.objects.get(pk=job.periodic_task_id), app=app)
+    fired = job.anchor + timedelta(seconds=30)
+    entry.model.last_run_at, entry.model.total_run_count = fired, 1
+
+    entry.save()
+
+    task = PeriodicTask.objects.get(pk=job.periodic_task_id)
+    assert (task.last_run_at, task.total_run_count) == (fired, 1)

@@ -1,0 +1,26 @@
+"""Deleting a user removes their workflows, jobs and the jobs' PeriodicTasks, so beat stops."""
+
+from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+from cronjobs import services
+from cronjobs.models import CronJob
+from workflows.models import Workflow
+
+
+def test_deleting_a_user_removes_their_jobs_and_periodic_tasks(alice, workflow):
+    job = services.job_upsert(
+        caller=alice,
+        job_id="goes-away",
+        workflow_id=workflow.workflow_id,
+        user_id=None,
+        input_text="",
+        spec=services.cron_spec(expression="0 9 * * *"),
+    )
+    before = PeriodicTasks.last_change()
+
+    alice.delete()
+
+    assert not CronJob.objects.filter(pk=job.pk).exists()
+    assert not Workflow.objects.filter(pk=workflow.pk).exists()
+    assert not PeriodicTask.objects.filter(pk=job.periodic_task_id).exists()
+    assert PeriodicTasks.last_change() != before  # beat is told to reload
