@@ -1,12 +1,68 @@
 #!/usr/bin/env bash
 # Start web (gunicorn), a Celery worker and beat in the foreground; Ctrl-C stops them all.
-# Settings come from the environment; defaults: SQLite file, Redis at redis://localhost:6379/0.
+# Settings come from the environment; defaults: SQLite file, Redis at redis://localhost:6379/0,
+# web on 127.0.0.1:8000 (BIND_HOST=0.0.0.0 makes it reachable from other machines).
+# Works with bash 3.2 (macOS) as well as bash 5: no `wait -n`, no associative arrays, and empty
+# arrays are expanded as ${arr[@]+"${arr[@]}"} so that `set -u` accepts them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=.venv/bin
 export PORT="${PORT:-8000}"
 export REDIS_URL="${REDIS_URL:-redis://localhost:6379/0}"
+BIND_HOST="${BIND_HOST:-127.0.0.1}"
+STOP_TIMEOUT=20 # seconds a process gets to stop after SIGTERM before it is killed
+
+pids=()       # processes started below, in start order
+names=()      # their names, same order
+own_redis=""  # port of the redis-server this script started, if it started one
+
+# Stop every process this script started (and the Redis it started), then exit with status $1,
+# or, when a signal $2 caused it, end by that signal so that the caller sees it (make, a shell).
+# Runs once: on Ctrl-C, SIGTERM, any one process exiting, or an error before they are all up.
+stop() {
+  trap '' INT TERM PIPE # finish stopping even if the terminal or the log pipe has gone away
+  trap - EXIT
+  set +e
+  local status=$1 pid alive still waited=0
+  alive=""
+  for pid in ${pids[@]+"${pids[@]}"}; do
+    kill -TERM "$pid" 2>/dev/null && alive="$alive $pid"
+  done
+  [ -n "$alive" ] && echo "Stopping..."
+  while [ -n "$alive" ] && [ "$waited" -lt $((STOP_TIMEOUT * 5)) ]; do
+    sleep 0.2
+    still=""
+    for pid in $alive; do
+      kill -0 "$pid" 2>/dev/null && still="$still $pid"
+    done
+    alive=$still
+    waited=$((waited + 1))
+  done
+  for pid in $alive; do
+    echo "Process $pid did not stop within ${STOP_TIMEOUT}s; killing it and its children." >&2
+    pkill -KILL -P "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null
+  done
+  wait 2>/dev/null
+  if [ -n "$own_redis" ]; then
+    echo "Stopping the redis-server started on port $own_redis."
+    if command -v redis-cli >/dev/null; then
+      redis-cli -h 127.0.0.1 -p "$own_redis" shutdown nosave >/dev/null 2>&1
+    else
+      $BIN/python -c 'import sys, redis; redis.Redis(host="127.0.0.1", port=int(sys.argv[1])).shutdown(nosave=True)' \
+        "$own_redis" >/dev/null 2>&1
+    fi
+  fi
+  if [ -n "${2:-}" ]; then
+    trap - "$2"
+    kill -"$2" $$
+  fi
+  exit "$status"
+}
+trap 'stop $?' EXIT
+trap 'stop 130 INT' INT
+trap 'stop 143 TERM' TERM
 
 redis_answers() {
   $BIN/python - "$REDIS_URL" <<'PY' >/dev/null 2>&1
@@ -15,15 +71,36 @@ redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()
 PY
 }
 
+# True when nothing at all accepts connections on 127.0.0.1:$1.
+port_free() {
+  $BIN/python - "$1" <<'PY' >/dev/null 2>&1
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+except ConnectionRefusedError:
+    sys.exit(0)
+sys.exit(1)
+PY
+}
+
 if ! redis_answers; then
   case "$REDIS_URL" in
-    redis://localhost*|redis://127.0.0.1*)
-      if command -v redis-server >/dev/null; then
-        port=$(echo "$REDIS_URL" | sed -nE 's#^redis://[^:/]+:([0-9]+).*#\1#p'); port=${port:-6379}
-        echo "No Redis answered at $REDIS_URL; starting redis-server on port $port."
-        redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no >/dev/null
-        for _ in $(seq 50); do redis_answers && break; sleep 0.1; done
-      fi ;;
+    redis://localhost | redis://localhost[:/]* | redis://127.0.0.1 | redis://127.0.0.1[:/]*)
+      port=$(echo "$REDIS_URL" | sed -nE 's#^redis://[^:/]+:([0-9]+).*#\1#p')
+      port=${port:-6379}
+      # Start one only where nothing listens, so the Redis stopped on exit is the one started here.
+      if command -v redis-server >/dev/null && port_free "$port"; then
+        echo "No Redis answered at $REDIS_URL; starting redis-server on port $port (stopped again on exit)."
+        if redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+          >/dev/null; then
+          own_redis=$port
+        fi
+        for _ in $(seq 50); do
+          redis_answers && break
+          sleep 0.1
+        done
+      fi
+      ;;
   esac
 fi
 if ! redis_answers; then
@@ -36,27 +113,45 @@ fi
 $BIN/python manage.py migrate --noinput
 $BIN/python manage.py collectstatic --noinput --verbosity 0
 
-pids=()
-stop() {
-  trap - INT TERM EXIT
-  echo "Stopping..."
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
+# start NAME COMMAND...: run COMMAND in the background and remember it.
+start() {
+  local name=$1
+  shift
+  "$@" &
+  pids+=($!)
+  names+=("$name")
 }
-trap stop INT TERM EXIT
 
-$BIN/gunicorn vingine.wsgi --bind "0.0.0.0:$PORT" --workers "${WEB_CONCURRENCY:-2}" --access-logfile - &
-pids+=($!)
-$BIN/celery -A vingine worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" &
-pids+=($!)
-$BIN/celery -A vingine beat --loglevel INFO --schedule "${TMPDIR:-/tmp}/vingine-celerybeat-schedule" &
-pids+=($!)
+case "$BIND_HOST" in
+  \[*) bind="$BIND_HOST:$PORT" ;;  # an IPv6 address in brackets
+  *:*) bind="[$BIND_HOST]:$PORT" ;; # an IPv6 address
+  *) bind="$BIND_HOST:$PORT" ;;
+esac
+case "$BIND_HOST" in
+  0.0.0.0 | :: | "[::]") url="http://localhost:$PORT" ;; # every interface, this machine included
+  *) url="http://$bind" ;;
+esac
+
+start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY:-2}" --access-logfile -
+start worker $BIN/celery -A vingine worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}"
+start beat $BIN/celery -A vingine beat --loglevel "${LOG_LEVEL:-INFO}" --schedule "${TMPDIR:-/tmp}/vingine-celerybeat-schedule"
 if [ -n "${FLOWER_BASIC_AUTH:-}" ]; then
   # Flower shows task arguments: it only starts behind basic auth.
-  $BIN/celery -A vingine flower --port="${FLOWER_PORT:-5555}" --basic-auth="$FLOWER_BASIC_AUTH" &
-  pids+=($!)
+  start flower $BIN/celery -A vingine flower --port="${FLOWER_PORT:-5555}" --basic-auth="$FLOWER_BASIC_AUTH"
 fi
 
-echo "vingine is up: API http://localhost:$PORT/api/cron/jobs, admin http://localhost:$PORT/admin/, health http://localhost:$PORT/health"
-# Stop everything as soon as any one of them exits.
-wait -n
+echo "vingine is up on $bind: API $url/api/cron/jobs, admin $url/admin/, health $url/health"
+# Stop everything as soon as any one of them exits, with that one's exit status.
+while :; do
+  sleep 1
+  i=0
+  for pid in ${pids[@]+"${pids[@]}"}; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      status=0
+      wait "$pid" || status=$?
+      echo "${names[$i]} (pid $pid) exited with status $status; stopping the others." >&2
+      stop "$status"
+    fi
+    i=$((i + 1))
+  done
+done
