@@ -91,3 +91,21 @@ def make_workflow(db) -> Callable:
 @pytest.fixture
 def workflow(make_workflow, alice):
     return make_workflow(alice)
+
+
+@pytest.fixture
+def make_job(db) -> Callable:
+    """A job of ``workflow``'s owner, written through the service the API uses."""
+    from cronjobs import services
+
+    def make(workflow, spec, job_id: str = "job-1", input_text: str = "x"):
+        return services.job_upsert(
+            caller=workflow.owner,
+            job_id=job_id,
+            workflow_id=workflow.workflow_id,
+            user_id=None,
+            input_text=input_text,
+            spec=spec,
+        )
+
+    return make

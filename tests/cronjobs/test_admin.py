@@ -16,27 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def job(alice, workflow):
-    return services.job_upsert(
-        caller=alice,
-        job_id="nightly",
-        workflow_id=workflow.workflow_id,
-        user_id=None,
-        input_text="x",
-        spec=services.cron_spec(expression="0 3 * * *"),
-    )
+def job(workflow, make_job):
+    return make_job(workflow, services.cron_spec(expression="0 3 * * *"), "nightly")
 
 
 @pytest.fixture
-def other_job(alice, workflow):
-    return services.job_upsert(
-        caller=alice,
-        job_id="every-ten-seconds",
-        workflow_id=workflow.workflow_id,
-        user_id=None,
-        input_text="x",
-        spec=services.interval_spec(seconds=10),
-    )
+def other_job(workflow, make_job):
+    return make_job(workflow, services.interval_spec(seconds=10), "every-ten-seconds")
 
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

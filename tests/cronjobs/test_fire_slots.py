@@ -9,36 +9,30 @@ from cronjobs import services
 from workflows.models import Run
 
 
-def _job(owner, workflow, spec, job_id="fire-me"):
-    return services.job_upsert(
-        caller=owner, job_id=job_id, workflow_id=workflow.workflow_id, user_id=None, input_text="x", spec=spec
-    )
-
-
-def test_it_records_the_interval_slot_the_fire_belongs_to(alice, workflow):
-    job = _job(alice, workflow, services.interval_spec(seconds=30))
+def test_it_records_the_interval_slot_the_fire_belongs_to(alice, workflow, make_job):
+    job = make_job(workflow, services.interval_spec(seconds=30), "fire-me")
     late = job.anchor + timedelta(seconds=30 * 4 + 7)  # fired 7 s into the 4th slot
     assert job.slot_at(late) == job.anchor + timedelta(seconds=120)
     assert job.slot_at(job.anchor + timedelta(seconds=60)) == job.anchor + timedelta(seconds=60)
 
 
-def test_a_fire_before_the_first_interval_slot_belongs_to_no_slot(alice, workflow):
-    job = _job(alice, workflow, services.interval_spec(seconds=30))
+def test_a_fire_before_the_first_interval_slot_belongs_to_no_slot(alice, workflow, make_job):
+    job = make_job(workflow, services.interval_spec(seconds=30), "fire-me")
     # What a beat still holding the replaced schedule would send just after the replace.
     assert job.slot_at(job.anchor + timedelta(seconds=3)) is None
     assert services.job_fire(job_id=job.job_id, now=job.anchor + timedelta(seconds=3)) is None
     assert not Run.objects.exists()
 
 
-def test_a_cron_slot_before_the_schedule_began_belongs_to_no_slot(alice, workflow):
-    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+def test_a_cron_slot_before_the_schedule_began_belongs_to_no_slot(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="*/5 * * * *"), "fire-me")
     earlier_slot = _a_five_minute_slot_after(job.anchor) - timedelta(minutes=15)
     assert earlier_slot < job.anchor
     assert job.slot_at(earlier_slot + timedelta(seconds=20)) is None
 
 
-def test_it_records_the_cron_slot_in_the_jobs_time_zone(alice, workflow):
-    job = _job(alice, workflow, services.cron_spec(expression="30 9 * * *", timezone_name="America/New_York"))
+def test_it_records_the_cron_slot_in_the_jobs_time_zone(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="30 9 * * *", timezone_name="America/New_York"), "fire-me")
     job.anchor = datetime(2026, 1, 1, tzinfo=UTC)  # as if created then
     # 2026-03-08 is the day New York moves to daylight time; 09:30 EDT is 13:30 UTC.
     fired = datetime(2026, 3, 8, 13, 30, 2, tzinfo=UTC)
@@ -48,8 +42,8 @@ def test_it_records_the_cron_slot_in_the_jobs_time_zone(alice, workflow):
     assert slot == expected
 
 
-def test_it_counts_a_fire_exactly_on_the_slot_as_that_slot(alice, workflow):
-    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+def test_it_counts_a_fire_exactly_on_the_slot_as_that_slot(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="*/5 * * * *"), "fire-me")
     job.anchor = datetime(2026, 1, 1, tzinfo=UTC)  # as if created then
     on_time = datetime(2026, 1, 1, 10, 5, tzinfo=UTC)
     assert job.slot_at(on_time) == on_time
@@ -60,8 +54,8 @@ def _a_five_minute_slot_after(moment: datetime) -> datetime:
     return moment + timedelta(minutes=10 - moment.minute % 5)
 
 
-def test_a_second_fire_of_the_same_slot_records_no_second_run(alice, workflow):
-    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+def test_a_second_fire_of_the_same_slot_records_no_second_run(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="*/5 * * * *"), "fire-me")
     slot = _a_five_minute_slot_after(job.anchor)
 
     first = services.job_fire(job_id="fire-me", now=slot + timedelta(microseconds=300))
@@ -72,8 +66,8 @@ def test_a_second_fire_of_the_same_slot_records_no_second_run(alice, workflow):
     assert Run.objects.filter(job__job_id="fire-me", trigger=Run.Trigger.SCHEDULE).count() == 1
 
 
-def test_the_next_slot_gets_its_own_run(alice, workflow):
-    job = _job(alice, workflow, services.cron_spec(expression="*/5 * * * *"))
+def test_the_next_slot_gets_its_own_run(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="*/5 * * * *"), "fire-me")
     slot = _a_five_minute_slot_after(job.anchor)
 
     services.job_fire(job_id="fire-me", now=slot)
@@ -83,16 +77,16 @@ def test_the_next_slot_gets_its_own_run(alice, workflow):
     assert list(slots) == [slot, slot + timedelta(minutes=5)]
 
 
-def test_it_does_not_fire_a_paused_job(alice, workflow):
-    _job(alice, workflow, services.interval_spec(seconds=30))
+def test_it_does_not_fire_a_paused_job(alice, workflow, make_job):
+    make_job(workflow, services.interval_spec(seconds=30), "fire-me")
     services.job_pause(user=alice, job_id="fire-me")
     assert services.job_fire(job_id="fire-me") is None
     assert not Run.objects.exists()
 
 
-def test_a_fire_sent_before_the_schedule_was_replaced_records_nothing(alice, workflow):
-    job = _job(alice, workflow, services.cron_spec(expression="* * * * *"))
-    replaced = _job(alice, workflow, services.cron_spec(expression="0 9 * * *"))
+def test_a_fire_sent_before_the_schedule_was_replaced_records_nothing(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="* * * * *"), "fire-me")
+    replaced = make_job(workflow, services.cron_spec(expression="0 9 * * *"), "fire-me")
     fired_for_the_old_schedule = replaced.anchor - timedelta(seconds=1)
 
     assert services.job_fire(job_id=job.job_id, now=fired_for_the_old_schedule) is None

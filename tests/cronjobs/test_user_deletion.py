@@ -7,15 +7,8 @@ from cronjobs.models import CronJob
 from workflows.models import Workflow
 
 
-def test_deleting_a_user_removes_their_jobs_and_periodic_tasks(alice, workflow):
-    job = services.job_upsert(
-        caller=alice,
-        job_id="goes-away",
-        workflow_id=workflow.workflow_id,
-        user_id=None,
-        input_text="",
-        spec=services.cron_spec(expression="0 9 * * *"),
-    )
+def test_deleting_a_user_removes_their_jobs_and_periodic_tasks(alice, workflow, make_job):
+    job = make_job(workflow, services.cron_spec(expression="0 9 * * *"), "goes-away")
     before = PeriodicTasks.last_change()
 
     alice.delete()
