@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from vingine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vingine.locks import lock_for_transaction
 from workflows.models import Run, Workflow
 from workflows.services import run_enqueue
 
@@ -94,18 +95,6 @@ def _apply_schedule(task: PeriodicTask, spec: ScheduleSpec, anchor: datetime) ->
     task.last_run_at = anchor
 
 
-def _lock_job_id(job_id: str) -> None:
-    """Serialise writers of one job id until the transaction ends, whether or not the job exists yet.
-
-    Without it, two first requests for a new id both find nothing and race to insert; with it the
-    second waits, then sees the first one's job and replaces it (or gets the 403).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ["cronjob:" + job_id])
-    # SQLite: write transactions are already serialised (transaction_mode IMMEDIATE).
-
-
 @transaction.atomic
 def job_upsert(
     *,
@@ -119,7 +108,7 @@ def job_upsert(
     """Create a job, or atomically replace the caller's job with the same id."""
     if job_id in RESERVED_JOB_IDS:
         raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
-    _lock_job_id(job_id)
+    lock_for_transaction(f"cronjob:{job_id}")
     existing = (
         CronJob.objects.select_for_update(of=("self", "periodic_task"))
         .select_related("owner", "periodic_task")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from vingine.errors import Conflict, Forbidden, InvalidInput, QueueUnavailable
+from vingine.locks import lock_for_transaction
 
 from .models import Run, Workflow
 from .runner import DynamicWorkflowRunner, validate_steps
@@ -29,6 +30,7 @@ def workflow_save(*, owner: AbstractBaseUser, workflow_id: str, name: str, steps
     problems = validate_steps(steps)
     if problems:
         raise InvalidInput("; ".join(problems))
+    lock_for_transaction(f"workflow:{workflow_id}")
     existing = Workflow.objects.select_for_update().filter(workflow_id=workflow_id).first()
     if existing is not None:
         if existing.owner_id != owner.pk:

@@ -181,3 +181,17 @@ def test_deleting_a_workflow_while_a_job_is_created_for_it_stays_consistent(clie
             assert Workflow.objects.filter(workflow_id="short-lived").exists()
             client.delete(f"/api/cron/jobs/job-{round_}")
             client.delete("/api/workflows/short-lived")
+
+
+def test_concurrent_first_saves_of_one_workflow_id_by_its_owner_replace_each_other(client_for, alice):
+    statuses = at_once(
+        6,
+        lambda i: (
+            client_for(alice)
+            .post("/api/workflows", {"workflow_id": "fresh", "name": f"take {i}", "steps": ECHO_STEPS}, format="json")
+            .status_code
+        ),
+    )
+
+    assert statuses == [200] * 6
+    assert Workflow.objects.filter(workflow_id="fresh").count() == 1
