@@ -13,6 +13,23 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from workflows.services import workflow_save
 
+# The run object's fields as DESIGN.md lists them; the API may add more, never fewer.
+RUN_FIELDS = frozenset(
+    {
+        "run_id",
+        "job_id",
+        "workflow_id",
+        "user_id",
+        "trigger",
+        "scheduled_for",
+        "status",
+        "started_at",
+        "finished_at",
+        "input_text",
+        "output",
+        "error",
+    }
+)
 ECHO_STEPS = [{"type": "template", "template": "Video about {{input}}"}, {"type": "python", "callable": "echo"}]
 
 

@@ -128,6 +128,7 @@ SIMPLE_JWT = {
 CRON_MIN_INTERVAL_SECONDS = env_int("CRON_MIN_INTERVAL_SECONDS", 10, minimum=1)
 CRON_MAX_JOBS_PER_USER = env_int("CRON_MAX_JOBS_PER_USER", 100, minimum=1)
 CRON_MAX_INPUT_BYTES = 64 * 1024
+RUNS_PAGE_MAX = 500  # most runs one GET /api/cron/jobs/{id}/runs returns
 
 # --- Celery ----------------------------------------------------------------------------------
 
@@ -154,4 +155,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
-RUNS_PAGE_MAX = 500

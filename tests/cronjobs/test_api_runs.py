@@ -6,25 +6,11 @@ import pytest
 from django.conf import settings
 
 from cronjobs.tasks import fire_job
+from tests.conftest import RUN_FIELDS
 
 from .helpers import assert_refused
 
 pytestmark = pytest.mark.django_db
-
-RUN_FIELDS = {
-    "run_id",
-    "job_id",
-    "workflow_id",
-    "user_id",
-    "trigger",
-    "scheduled_for",
-    "status",
-    "started_at",
-    "finished_at",
-    "input_text",
-    "output",
-    "error",
-}
 
 
 def trigger(api, job_id: str = "daily-video-generation") -> str:

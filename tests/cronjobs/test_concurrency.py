@@ -37,6 +37,14 @@ def at_once(count: int, call: Callable[[int], int]) -> list[int]:
     return results
 
 
+def users_with_workflows(make_user, prefix: str, count: int) -> list:
+    """``count`` users, each owning the workflow ``wf-<username>``."""
+    users = [make_user(f"{prefix}-{i}") for i in range(count)]
+    for user in users:
+        workflow_save(owner=user, workflow_id=f"wf-{user.username}", name="", steps=ECHO_STEPS)
+    return users
+
+
 def test_concurrent_creates_of_one_id_by_its_owner_replace_each_other(client_for, alice):
     workflow_save(owner=alice, workflow_id="wf", name="", steps=ECHO_STEPS)
     clients = [client_for(alice) for _ in range(6)]
@@ -56,9 +64,7 @@ def test_concurrent_creates_of_one_id_by_its_owner_replace_each_other(client_for
 
 
 def test_concurrent_creates_of_one_id_by_different_users_give_it_to_one(client_for, make_user):
-    users = [make_user(f"racer-{i}") for i in range(6)]
-    for user in users:
-        workflow_save(owner=user, workflow_id=f"wf-{user.username}", name="", steps=ECHO_STEPS)
+    users = users_with_workflows(make_user, "racer", 6)
 
     statuses = at_once(
         6,
@@ -80,9 +86,7 @@ def test_concurrent_creates_of_one_id_by_different_users_give_it_to_one(client_f
 
 
 def test_concurrent_first_uses_of_a_schedule_do_not_break_later_ones(client_for, make_user):
-    users = [make_user(f"early-{i}") for i in range(6)]
-    for user in users:
-        workflow_save(owner=user, workflow_id=f"wf-{user.username}", name="", steps=ECHO_STEPS)
+    users = users_with_workflows(make_user, "early", 6)
 
     statuses = at_once(
         6,

@@ -2,6 +2,7 @@
 
 import uuid
 
+from tests.conftest import RUN_FIELDS
 from workflows.models import Run
 from workflows.services import run_enqueue
 
@@ -29,21 +30,7 @@ def test_the_run_object_has_every_field_of_the_contract(api, workflow):
 
     fields = set(api.get(f"/api/runs/{run.id}/").json()["run"])
 
-    contract = {
-        "run_id",
-        "job_id",
-        "workflow_id",
-        "user_id",
-        "trigger",
-        "scheduled_for",
-        "status",
-        "started_at",
-        "finished_at",
-        "input_text",
-        "output",
-        "error",
-    }
-    assert contract <= fields
+    assert RUN_FIELDS <= fields
 
 
 def test_it_answers_403_for_another_users_run(client_for, bob, workflow):
