@@ -9,6 +9,7 @@ rather than scheduled to fire at the wrong times.
 import functools
 import re
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -170,3 +171,25 @@ def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
     if name not in _zone_names():
         raise InvalidInput(f"Unknown timezone '{name}'; use an IANA name such as 'UTC' or 'Europe/Paris'")
     return zoneinfo.ZoneInfo(name)
+
+
+# --- fire times ------------------------------------------------------------------------------
+# One evaluator for everything that asks "when does this fire": the scheduler, the API's
+# next_run_time and the schedule preview. Cron times follow Debian cron through cronsim, in the
+# job's own zone: a time inside a DST gap fires once right after the clocks jump, a fixed time in a
+# repeated hour fires once, and an hourly job fires once per real hour.
+
+
+def cron_times(expression: str, zone: zoneinfo.ZoneInfo, after: datetime) -> Iterator[datetime]:
+    """Fire times of ``expression`` strictly after ``after``, in ``zone``, as aware datetimes."""
+    fields = parse_cron(expression).fields
+    return CronSim(" ".join(fields), after.astimezone(zone))
+
+
+def interval_times(anchor: datetime, seconds: int, after: datetime) -> Iterator[datetime]:
+    """Slots ``anchor + k * seconds`` (k >= 1) strictly after ``after``."""
+    every = timedelta(seconds=seconds)
+    k = max(1, (after - anchor) // every + 1)
+    while True:
+        yield anchor + every * k
+        k += 1

@@ -23,6 +23,7 @@ RUN_FIELDS = frozenset(
         "trigger",
         "scheduled_for",
         "status",
+        "reason",
         "started_at",
         "finished_at",
         "input_text",

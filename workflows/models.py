@@ -48,6 +48,13 @@ class Run(models.Model):
         FAILED = "failed"
         SKIPPED = "skipped"
 
+    class Reason(models.TextChoices):
+        MISSED = "missed"  # skipped: the slot passed while beat could not fire it
+        OVERLAP = "overlap"  # skipped: the previous run of the job was still running
+        ERROR = "error"  # failed: a step failed
+        TIMEOUT = "timeout"  # failed: the run went over its time limit
+        LOST = "lost"  # failed: the worker running it died
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # A job's runs go with the job; runs started from the workflow itself have no job.
     job = models.ForeignKey("cronjobs.CronJob", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
@@ -63,6 +70,9 @@ class Run(models.Model):
     output = models.JSONField(null=True, blank=True)
     steps = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # Why a run was skipped or failed without running its steps to the end, as a short machine
+    # word the app can switch on (the human text is in ``error``).
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,4 +110,5 @@ class Run(models.Model):
             "output": self.output,
             "steps": self.steps,
             "error": self.error or None,
+            "reason": self.reason or None,
         }

@@ -89,8 +89,9 @@ def _publish(run: Run) -> None:
         logger.error("run %s could not be queued: %r", run.id, exc)
         run.status, run.finished_at = Run.Status.FAILED, timezone.now()
         run.error = f"Could not be queued: the task queue is unreachable ({exc})"
+        run.reason = Run.Reason.ERROR
         Run.objects.filter(id=run.id, status=Run.Status.QUEUED).update(
-            status=run.status, finished_at=run.finished_at, error=run.error
+            status=run.status, finished_at=run.finished_at, error=run.error, reason=run.reason
         )
         raise QueueUnavailable("The task queue is unreachable; the run was recorded as failed. Try again shortly.")
 
@@ -114,9 +115,15 @@ def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
     run.output = _jsonable(result.output)
     run.steps = _jsonable(result.steps)
     run.error = result.error
+    run.reason = "" if result.succeeded else Run.Reason.ERROR
     run.finished_at = timezone.now()
     # Conditional on status: a run that something else has finished meanwhile is not overwritten.
     Run.objects.filter(id=run.id, status=Run.Status.RUNNING).update(
-        status=run.status, output=run.output, steps=run.steps, error=run.error, finished_at=run.finished_at
+        status=run.status,
+        output=run.output,
+        steps=run.steps,
+        error=run.error,
+        reason=run.reason,
+        finished_at=run.finished_at,
     )
     return run

@@ -54,6 +54,7 @@ def test_it_describes_each_run(api, cron_job):
         "input_text": "Generate video about tech news",
         "output": None,
         "error": None,
+        "reason": None,
     }
     assert run["run_id"] == run_id
 

@@ -78,6 +78,7 @@ def test_a_failing_workflow_ends_failed_with_the_error(make_workflow, alice):
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
     assert run.error == "steps[1] (python) failed: boom"
+    assert run.reason == "error"
     assert run.output is None
     assert len(run.steps) == 2
     assert run.started_at <= run.finished_at
