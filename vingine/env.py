@@ -4,7 +4,9 @@ Every setting comes from the environment (12-factor). A malformed value stops th
 start with a message that names the variable, instead of surfacing later as a confusing error.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -48,6 +50,42 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*\Z")  # lower-case, as DNS names compare
+_ENTRY = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>\d{1,5}))?\Z")
+
+
+def env_hosts(name: str) -> list[str]:
+    """A comma-separated list of ``host`` or ``host:port`` entries, normalised.
+
+    Host names are lower-cased without a trailing dot; IPv6 addresses are written in brackets
+    (``[::1]`` or ``[::1]:8080``); a bare IPv6 address without a port is accepted too.
+    """
+    entries = []
+    for raw in env_list(name, []):
+        entry = raw.lower().rstrip(".")
+        try:
+            entries.append(f"[{ipaddress.IPv6Address(entry)}]")  # a bare IPv6 address
+            continue
+        except ValueError:
+            pass
+        match = _ENTRY.match(entry)
+        port = match and match["port"]
+        if not match or (port and not 1 <= int(port) <= 65535):
+            raise ImproperlyConfigured(f"{name}: {raw!r} is not a host or host:port")
+        if match["v6"]:
+            try:
+                host = f"[{ipaddress.IPv6Address(match['v6'])}]"
+            except ValueError:
+                raise ImproperlyConfigured(f"{name}: {raw!r} is not a valid IPv6 address in brackets") from None
+        else:
+            host = match["host"].rstrip(".")
+            if not HOSTNAME.match(host):
+                raise ImproperlyConfigured(f"{name}: {raw!r} is not a host name or IP address")
+        entries.append(f"{host}:{int(port)}" if port else host)
+    return entries
 
 
 def secret_key(name: str, local_file: Path) -> str:

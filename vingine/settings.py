@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str, secret_key
+from .env import env_bool, env_hosts, env_int, env_list, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -129,6 +129,20 @@ CRON_MIN_INTERVAL_SECONDS = env_int("CRON_MIN_INTERVAL_SECONDS", 10, minimum=1)
 CRON_MAX_JOBS_PER_USER = env_int("CRON_MAX_JOBS_PER_USER", 100, minimum=1)
 CRON_MAX_INPUT_BYTES = 64 * 1024
 RUNS_PAGE_MAX = 500  # most runs one GET /api/cron/jobs/{id}/runs returns
+# Newest runs kept per job (and per workflow, for runs started from the workflow itself).
+RUN_HISTORY_LIMIT = env_int("RUN_HISTORY_LIMIT", 100, minimum=1)
+
+# --- Workflow runs ---------------------------------------------------------------------------
+
+# Seconds one run may take. Past it the run is stopped and ends failed (reason "timeout").
+WORKFLOW_RUN_TIME_LIMIT = env_int("WORKFLOW_RUN_TIME_LIMIT", 15 * 60, minimum=1)
+# A run that ignores the soft limit (stuck in C code) is killed this much later.
+WORKFLOW_RUN_KILL_GRACE = 30
+# A run still "running" this long after its hard limit has lost its worker: the reaper fails it.
+WORKFLOW_RUN_LOST_GRACE = 60
+# Hosts an http step may reach even when they resolve to a loopback or private address:
+# "host" (any port) or "host:port", comma-separated, e.g. "localhost:3000,video.internal".
+WORKFLOW_HTTP_ALLOWED_HOSTS = env_hosts("WORKFLOW_HTTP_ALLOWED_HOSTS")
 
 # --- Celery ----------------------------------------------------------------------------------
 
@@ -145,6 +159,18 @@ CELERY_BEAT_SCHEDULER = env_str("BEAT_SCHEDULER", "cronjobs.scheduler:HeartbeatD
 # Beat notices schedule changes within this many seconds.
 CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 1, minimum=1)
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# A run's message is acknowledged only once the run is over (workflows.tasks.execute_run), and
+# Redis hands an unacknowledged message to another worker after this long. Above the hard run
+# limit, so a run still going is never handed out again while it runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": WORKFLOW_RUN_TIME_LIMIT + WORKFLOW_RUN_KILL_GRACE + WORKFLOW_RUN_LOST_GRACE,
+}
+# Maintenance that beat sends whatever the scheduler class; each task is safe to run twice and
+# from several beats at once.
+CELERY_BEAT_SCHEDULE = {
+    "workflows-reap-lost-runs": {"task": "workflows.tasks.reap_lost_runs", "schedule": 60.0},
+    "workflows-trim-run-history": {"task": "workflows.tasks.trim_run_history", "schedule": 15 * 60.0},
+}
 
 # How stale a beat heartbeat may be before /health reports beat as down.
 BEAT_HEARTBEAT_MAX_AGE_SECONDS = env_int("BEAT_HEARTBEAT_MAX_AGE_SECONDS", 30, minimum=1)
@@ -154,4 +180,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # httpx logs every request's URL at INFO; a user's URL may carry a token in its query.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

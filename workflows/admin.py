@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -6,6 +8,7 @@ from django.core.exceptions import ValidationError
 from cronjobs.models import CronJob
 
 from .models import Run, Workflow
+from .redaction import redact_steps, restore_redacted
 from .runner import validate_steps
 
 
@@ -14,12 +17,21 @@ class WorkflowForm(forms.ModelForm):
         model = Workflow
         fields = ("workflow_id", "owner", "name", "steps")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Operators see a user's secret headers as "[redacted]"; saving the form keeps them.
+        if self.instance.pk:
+            self.initial["steps"] = redact_steps(self.instance.steps)
+
     def clean_steps(self):
+        steps = self.cleaned_data["steps"]
+        if self.instance.pk:
+            steps = restore_redacted(steps, self.instance.steps)
         # The same check as the API, so an operator cannot save a workflow no run could execute.
-        problems = validate_steps(self.cleaned_data["steps"])
+        problems = validate_steps(steps)
         if problems:
             raise forms.ValidationError(problems)
-        return self.cleaned_data["steps"]
+        return steps
 
 
 @admin.register(Workflow)
@@ -31,10 +43,23 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     readonly_fields = ("created_at", "updated_at")
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # A view-only page shows field values as stored: show the redacted steps instead.
+            return [("redacted_steps" if name == "steps" else name) for name in fields]
+        return fields
+
+    @admin.display(description="steps")
+    def redacted_steps(self, obj):
+        return json.dumps(redact_steps(obj.steps), indent=2)
+
     def get_readonly_fields(self, request, obj=None):
         readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is None:
             return readonly
+        if not self.has_change_permission(request, obj):
+            return ("redacted_steps", *readonly)
         # A job may only use its owner's workflow: a new owner would leave the old owner's jobs
         # running someone else's workflow. The id is how the owner's API calls name it, so it stays too.
         return ("workflow_id", "owner", *readonly)

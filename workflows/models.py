@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .redaction import redact_steps
+
 # "." and ".." are refused: URLs collapse them, so such an id could never be reached again.
 ID_PATTERN = r"^(?!\.{1,2}\Z)[A-Za-z0-9._:-]{1,200}\Z"
 
@@ -28,7 +30,8 @@ class Workflow(models.Model):
             "workflow_id": self.workflow_id,
             "name": self.name,
             "user_id": self.owner.username,
-            "steps": self.steps,
+            # Secret header values stay stored for the steps to send, and are never shown back.
+            "steps": redact_steps(self.steps),
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -73,6 +76,8 @@ class Run(models.Model):
     # Why a run was skipped or failed without running its steps to the end, as a short machine
     # word the app can switch on (the human text is in ``error``).
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    # Whether ``output`` or a step's output was cut to the size a run may keep.
+    output_truncated = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -108,6 +113,7 @@ class Run(models.Model):
             "finished_at": iso(self.finished_at),
             "input_text": self.input_text,
             "output": self.output,
+            "output_truncated": self.output_truncated,
             "steps": self.steps,
             "error": self.error or None,
             "reason": self.reason or None,

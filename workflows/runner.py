@@ -6,30 +6,49 @@ see where a run went wrong.
 """
 
 import json
-import re
+import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from . import callables
-from .errors import StepFailed
+from . import callables, http
+from .errors import RunTimedOut, StepFailed, StepMayRetry
+from .templates import placeholder_problem, substitute
 
 MAX_STEPS = 50
 MAX_TEMPLATE_LENGTH = 64 * 1024
-MAX_OUTPUT_CHARACTERS = 256 * 1024
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-PLACEHOLDERS = ("input", "previous")
+MAX_RETRIES = 10
+BACKOFF_FIRST = 1.0  # seconds before the first retry, doubling for each next one, with jitter
+BACKOFF_MAX = 60.0
+RETRY_AFTER_MAX = 60.0  # the longest wait a server's Retry-After can ask for
+# A run keeps at most this much output (its JSON) in ``output``, and as much again across the
+# outputs of its steps; past it an output is cut and marked truncated.
+MAX_RUN_OUTPUT_BYTES = 256 * 1024
+MAX_ERROR_CHARACTERS = 4000
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    # Structured outputs are substituted as JSON, the form a webhook or the next step can read.
-    return json.dumps(value, default=str)
+@dataclass
+class StepContext:
+    """What one attempt of a step may know about its run."""
+
+    attempt: dict  # this attempt's entry in the run's step log; a step may add details to it
+    deadline: float | None = None  # time.monotonic() by which the run must be over
+
+    def time_left(self) -> float:
+        return _time_left(self.deadline)
+
+
+def _time_left(deadline: float | None) -> float:
+    if deadline is None:
+        return math.inf
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise RunTimedOut()
+    return left
 
 
 def _validate_template(step: dict) -> str | None:
@@ -38,21 +57,11 @@ def _validate_template(step: dict) -> str | None:
         return "'template' must be a string"
     if len(template) > MAX_TEMPLATE_LENGTH:
         return f"'template' is longer than {MAX_TEMPLATE_LENGTH} characters"
-    for name in PLACEHOLDER.findall(template):
-        if name not in PLACEHOLDERS:
-            return f"unknown placeholder {{{{{name}}}}} in template (only {{{{input}}}} and {{{{previous}}}})"
-    return None
+    return placeholder_problem(template, "template")
 
 
-def _run_template(step: dict, previous: Any, input_text: str) -> str:
-    # Plain substitution: the only names are input and previous, nothing is evaluated.
-    values = {"input": input_text, "previous": _text(previous)}
-    template = step["template"]
-    # Measured before substituting: a few steps of {{previous}}{{previous}}... grow exponentially.
-    size = len(template) + sum(len(values[m.group(1)]) - len(m.group(0)) for m in PLACEHOLDER.finditer(template))
-    if size > MAX_OUTPUT_CHARACTERS:
-        raise StepFailed(f"the output would be {size} characters; a step may produce {MAX_OUTPUT_CHARACTERS}")
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+def _run_template(step: dict, previous: Any, input_text: str, context: StepContext) -> str:
+    return substitute(step["template"], previous=previous, input_text=input_text)
 
 
 def _validate_python(step: dict) -> str | None:
@@ -66,14 +75,22 @@ def _validate_python(step: dict) -> str | None:
     return registered.validate(step)
 
 
-def _run_python(step: dict, previous: Any, input_text: str) -> Any:
+def _run_python(step: dict, previous: Any, input_text: str, context: StepContext) -> Any:
     return callables.REGISTRY[step["callable"]].fn(previous=previous, input=input_text, step=step)
 
 
 STEP_TYPES = {
     "template": (_validate_template, _run_template),
     "python": (_validate_python, _run_python),
+    "http": (http.validate, http.run),
 }
+
+
+def _validate_common(step: dict) -> str | None:
+    retries = step.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        return f"'retries' must be a whole number from 0 to {MAX_RETRIES}, got {retries!r}"
+    return None
 
 
 MAX_DEPTH = 32
@@ -123,7 +140,7 @@ def validate_steps(steps: Any) -> list[str]:
             known = ", ".join(sorted(STEP_TYPES))
             problems.append(f"steps[{index}]: unknown step type {kind!r} (expected one of: {known})")
             continue
-        problem = STEP_TYPES[kind][0](step)
+        problem = _validate_common(step) or STEP_TYPES[kind][0](step)
         if problem:
             problems.append(f"steps[{index}] ({kind}): {problem}")
     return problems
@@ -134,35 +151,103 @@ class RunResult:
     output: Any = None
     steps: list[dict] = field(default_factory=list)
     error: str = ""
+    timed_out: bool = False
+    output_truncated: bool = False
 
     @property
     def succeeded(self) -> bool:
         return not self.error
 
 
+def _now() -> str:
+    return timezone.now().isoformat()
+
+
+def _capped(value: Any, budget: int) -> tuple[Any, int, bool]:
+    """``value`` if its JSON fits ``budget`` bytes, else the start of its JSON as text; the bytes used; whether cut."""
+    encoded = json.dumps(value, default=str).encode()
+    if len(encoded) <= budget:
+        return value, len(encoded), False
+    return encoded[:budget].decode(errors="ignore"), budget, True
+
+
+def _short(message: str) -> str:
+    if len(message) <= MAX_ERROR_CHARACTERS:
+        return message
+    return message[:MAX_ERROR_CHARACTERS] + "... (cut)"
+
+
+def _wait_before_retry(retry_number: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, RETRY_AFTER_MAX)
+    # Full backoff halved at random: clients that failed together do not all come back together.
+    return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (retry_number - 1)) * random.uniform(0.5, 1.0)
+
+
 class DynamicWorkflowRunner:
     def __init__(self, workflow):
         self.workflow = workflow
 
-    def run(self, input_text: str) -> RunResult:
+    def run(self, input_text: str, *, deadline: float | None = None) -> RunResult:
+        """Run every step; ``deadline`` (a time.monotonic() value) stops the run there, failed."""
         result = RunResult()
+        budget = MAX_RUN_OUTPUT_BYTES
         previous: Any = input_text
         for index, step in enumerate(self.workflow.steps):
             kind = step.get("type")
-            record = {"index": index, "type": kind, "started_at": timezone.now().isoformat()}
+            record = {"index": index, "type": kind, "started_at": _now(), "attempts": []}
+            result.steps.append(record)
             started = time.monotonic()
             try:
-                previous = STEP_TYPES[kind][1](step, previous, input_text)
-                record["output"] = previous
+                previous = self._attempts(step, previous, input_text, record["attempts"], deadline)
+            except (RunTimedOut, SoftTimeLimitExceeded):
+                # SoftTimeLimitExceeded is Celery's: raised wherever the step was when the run's
+                # time limit came (workflows.tasks.execute_run).
+                record["error"] = "stopped: the run went over its time limit"
+                result.error = f"steps[{index}] ({kind}) stopped: the run went over its time limit"
+                result.timed_out = True
             except StepFailed as exc:
-                record["error"] = str(exc)
-                result.error = f"steps[{index}] ({kind}) failed: {exc}"
+                record["error"] = _short(str(exc))
+                result.error = _short(f"steps[{index}] ({kind}) failed: {exc}")
+                # A step cut short by the run's deadline failed because the run ran out of time.
+                result.timed_out = deadline is not None and time.monotonic() >= deadline
             except Exception as exc:  # a broken step must fail its run, not the worker
-                record["error"] = f"{type(exc).__name__}: {exc}"
-                result.error = f"steps[{index}] ({kind}) crashed: {type(exc).__name__}: {exc}"
+                record["error"] = _short(f"{type(exc).__name__}: {exc}")
+                result.error = _short(f"steps[{index}] ({kind}) crashed: {type(exc).__name__}: {exc}")
+            else:
+                record["output"], used, cut = _capped(previous, budget)
+                budget -= used
+                if cut:
+                    record["output_truncated"] = result.output_truncated = True
+            record["finished_at"] = _now()
             record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
-            result.steps.append(record)
             if result.error:
                 return result
-        result.output = previous
+        result.output, _, cut = _capped(previous, MAX_RUN_OUTPUT_BYTES)
+        result.output_truncated = result.output_truncated or cut
         return result
+
+    def _attempts(self, step: dict, previous: Any, input_text: str, attempts: list[dict], deadline: float | None):
+        """The step's output, after as many tries as its ``retries`` allow; each try is logged."""
+        retries = step.get("retries", 0)
+        run_step = STEP_TYPES[step["type"]][1]
+        for number in range(1, retries + 2):
+            attempt = {"attempt": number, "started_at": _now()}
+            attempts.append(attempt)
+            try:
+                context = StepContext(attempt=attempt, deadline=deadline)
+                context.time_left()
+                return run_step(step, previous, input_text, context)
+            except StepMayRetry as exc:
+                attempt["error"] = _short(str(exc))
+                if number > retries:
+                    raise
+                wait = _wait_before_retry(number, exc.retry_after)
+                attempt["retry_in_seconds"] = round(wait, 3)
+            except Exception as exc:
+                attempt["error"] = _short(str(exc) or type(exc).__name__)
+                raise
+            finally:
+                attempt["finished_at"] = _now()
+            time.sleep(min(wait, _time_left(deadline)))
+        raise AssertionError("unreachable: the last attempt returns or raises")

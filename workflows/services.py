@@ -2,12 +2,15 @@
 
 import json
 import logging
+import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -15,6 +18,7 @@ from vingine.errors import Conflict, Forbidden, InvalidInput, QueueUnavailable
 from vingine.locks import lock_for_transaction
 
 from .models import Run, Workflow
+from .redaction import restore_redacted
 from .runner import DynamicWorkflowRunner, validate_steps
 from .selectors import workflow_get_for
 
@@ -26,15 +30,20 @@ logger = logging.getLogger(__name__)
 
 @transaction.atomic
 def workflow_save(*, owner: AbstractBaseUser, workflow_id: str, name: str, steps: list[dict]) -> Workflow:
-    """Create the workflow, or replace the one ``owner`` already has under this id."""
+    """Create the workflow, or replace the one ``owner`` already has under this id.
+
+    A header sent back as it is shown, redacted, keeps the value stored for it.
+    """
+    lock_for_transaction(f"workflow:{workflow_id}")
+    existing = Workflow.objects.select_for_update().filter(workflow_id=workflow_id).first()
+    if existing is not None and existing.owner_id != owner.pk:
+        raise Forbidden(f"Workflow id {workflow_id} belongs to another user; choose another workflow_id")
+    if existing is not None:
+        steps = restore_redacted(steps, existing.steps)
     problems = validate_steps(steps)
     if problems:
         raise InvalidInput("; ".join(problems))
-    lock_for_transaction(f"workflow:{workflow_id}")
-    existing = Workflow.objects.select_for_update().filter(workflow_id=workflow_id).first()
     if existing is not None:
-        if existing.owner_id != owner.pk:
-            raise Forbidden(f"Workflow id {workflow_id} belongs to another user; choose another workflow_id")
         existing.name, existing.steps = name, steps
         existing.save(update_fields=["name", "steps", "updated_at"])
         return existing
@@ -110,20 +119,96 @@ def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
     run = Run.objects.select_related("workflow").get(id=run_id)
-    result = DynamicWorkflowRunner(run.workflow).run(run.input_text)
+    # The same limit Celery enforces on execute_run; kept here too so steps that wait (http
+    # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
+    deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
+    result = DynamicWorkflowRunner(run.workflow).run(run.input_text, deadline=deadline)
     run.status = Run.Status.SUCCEEDED if result.succeeded else Run.Status.FAILED
     run.output = _jsonable(result.output)
+    run.output_truncated = result.output_truncated
     run.steps = _jsonable(result.steps)
     run.error = result.error
-    run.reason = "" if result.succeeded else Run.Reason.ERROR
+    if result.succeeded:
+        run.reason = ""
+    else:
+        run.reason = Run.Reason.TIMEOUT if result.timed_out else Run.Reason.ERROR
     run.finished_at = timezone.now()
-    # Conditional on status: a run that something else has finished meanwhile is not overwritten.
+    # Conditional on status: a run that something else has finished meanwhile (the reaper) is
+    # not overwritten.
     Run.objects.filter(id=run.id, status=Run.Status.RUNNING).update(
         status=run.status,
         output=run.output,
+        output_truncated=run.output_truncated,
         steps=run.steps,
         error=run.error,
         reason=run.reason,
         finished_at=run.finished_at,
     )
     return run
+
+
+def runs_reap_lost(*, now: datetime | None = None) -> int:
+    """Fail the runs still ``running`` long after any worker could still be running them.
+
+    A worker that dies mid-run (killed, out of memory, machine lost) leaves its run ``running``.
+    The message is handed out again, but the run is no longer ``queued``, so nothing runs it a
+    second time: its steps may already have had effects (a webhook called) that must not happen
+    twice. Past the hard time limit and a grace period, no worker can still be on it; it ends
+    failed with reason ``lost``. One conditional UPDATE: safe from several beats at once.
+    """
+    now = now or timezone.now()
+    seconds = settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE + settings.WORKFLOW_RUN_LOST_GRACE
+    reaped = Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=now - timedelta(seconds=seconds)).update(
+        status=Run.Status.FAILED,
+        reason=Run.Reason.LOST,
+        finished_at=now,
+        error="The worker running this run stopped before the run finished (it crashed or was killed); "
+        "the run was not started again",
+    )
+    if reaped:
+        logger.warning("%d run(s) lost with their worker marked failed", reaped)
+    return reaped
+
+
+TRIM_BATCH = 500  # parents (jobs or workflows) looked at per query
+
+
+def runs_trim_history(*, keep: int | None = None) -> int:
+    """Delete all but the newest ``keep`` (RUN_HISTORY_LIMIT) runs of each job, and of each
+    workflow's runs that have no job. Queued and running runs are never deleted.
+
+    Safe to run twice or from several beats at once: deleting a row already deleted does nothing.
+    """
+    keep = keep or settings.RUN_HISTORY_LIMIT
+    from cronjobs.models import CronJob  # cronjobs imports workflows; import here to avoid a cycle
+
+    deleted = _trim(CronJob, "job", keep, Run.objects.all())
+    deleted += _trim(Workflow, "workflow", keep, Run.objects.filter(job__isnull=True))
+    if deleted:
+        logger.info("trimmed %d run(s) beyond the newest %d per job", deleted, keep)
+    return deleted
+
+
+def _trim(parent: type[models.Model], field: str, keep: int, runs: models.QuerySet[Run]) -> int:
+    # Each parent's (keep+1)-th newest run, found through the run_job_newest index with one probe
+    # per parent; only parents past the limit come back, and only those get a DELETE.
+    newest = runs.filter(**{field: OuterRef("pk")}).order_by("-created_at", "-id")[keep : keep + 1]
+    deleted, after = 0, None
+    while True:
+        page = parent.objects.order_by("pk")
+        if after is not None:
+            page = page.filter(pk__gt=after)
+        pks = list(page.values_list("pk", flat=True)[:TRIM_BATCH])
+        if not pks:
+            return deleted
+        after = pks[-1]
+        over = (
+            parent.objects.filter(pk__in=pks)
+            .annotate(cut_at=Subquery(newest.values("created_at")), cut_id=Subquery(newest.values("id")))
+            .filter(cut_id__isnull=False)
+            .values_list("pk", "cut_at", "cut_id")
+        )
+        for pk, cut_at, cut_id in over:
+            # That run and every older one, in the same (created_at, id) order.
+            older = runs.filter(Q(created_at__lt=cut_at) | Q(created_at=cut_at, id__lte=cut_id), **{field: pk})
+            deleted += older.exclude(status__in=(Run.Status.QUEUED, Run.Status.RUNNING)).delete()[0]

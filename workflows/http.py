@@ -1,0 +1,339 @@
+"""The ``http`` step: calls a webhook, typically a route of the user's own Next.js app.
+
+Users choose the URL, and the request leaves from inside our network, so where it may go is
+checked where the connection is made: the host name is resolved once, every address it resolves
+to must be public, and the socket connects to the very address that was checked (a DNS answer
+that changes between the check and the connect cannot redirect it). TLS still verifies the
+certificate against the host name. Redirects are followed here, one hop at a time, so each hop
+goes through the same check. Hosts listed in ``WORKFLOW_HTTP_ALLOWED_HOSTS`` skip the address
+check: that is how an operator lets runs reach an internal service.
+"""
+
+import functools
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+import httpcore
+import httpx
+from django.conf import settings
+
+from vingine.env import HOSTNAME
+
+from .errors import StepFailed, StepMayRetry
+from .redaction import REDACTED, is_secret, redact_url
+from .templates import placeholder_problem, substitute
+
+if TYPE_CHECKING:
+    from .runner import StepContext
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+DEFAULT_METHOD = "POST"
+DEFAULT_TIMEOUT = 30  # seconds
+MAX_TIMEOUT = 300
+MAX_URL_LENGTH = 2048
+MAX_HEADERS = 50
+MAX_HEADER_VALUE = 8 * 1024
+MAX_BODY_DEFINITION_BYTES = 64 * 1024  # the body as written in the workflow
+MAX_REQUEST_BYTES = 1024 * 1024  # the body once {{input}} and {{previous}} are filled in
+MAX_RESPONSE_BYTES = 256 * 1024  # kept of a response body; the rest is not read
+MAX_REDIRECTS = 5
+MAX_ERROR_BODY = 300  # characters of a failed response quoted in the step's error
+HEADER_NAME = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Set by the HTTP client from the request itself; a step setting them would break the request.
+CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
+
+
+class DestinationRefused(StepFailed):
+    """The URL leads somewhere a run may not go; retrying cannot help."""
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def validate(step: dict) -> str | None:
+    method = step.get("method", DEFAULT_METHOD)
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        return f"'method' must be one of {', '.join(METHODS)}, got {method!r}"
+    problem = _url_problem(step.get("url")) or _headers_problem(step.get("headers", {}))
+    if problem:
+        return problem
+    if "body" in step:
+        if method.upper() in ("GET", "HEAD"):
+            return f"a {method.upper()} request has no body; use POST, PUT or PATCH to send one"
+        problem = _body_problem(step["body"])
+        if problem:
+            return problem
+    timeout = step.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
+        return f"'timeout' must be a number of seconds above 0 and at most {MAX_TIMEOUT}, got {timeout!r}"
+    return None
+
+
+def _url_problem(url: Any) -> str | None:
+    if not isinstance(url, str) or not url:
+        return "'url' must be an http:// or https:// URL"
+    if len(url) > MAX_URL_LENGTH:
+        return f"'url' is longer than {MAX_URL_LENGTH} characters"
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"'url' is not a valid URL ({exc})"
+    if parsed.scheme not in ("http", "https"):
+        return f"'url' must start with http:// or https://, got {url!r}"
+    host = parsed.raw_host.decode("ascii").lower().rstrip(".")
+    if not host:
+        return f"'url' has no host: {url!r}"
+    if not HOSTNAME.match(host) and not _is_ip(host):
+        return f"'url' host {parsed.host!r} is not a valid host name"
+    if parsed.userinfo:
+        return "'url' must not carry a user name or password; send credentials in an Authorization header"
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _headers_problem(headers: Any) -> str | None:
+    if not isinstance(headers, dict):
+        return "'headers' must be an object of header names to string values"
+    if len(headers) > MAX_HEADERS:
+        return f"at most {MAX_HEADERS} headers, got {len(headers)}"
+    for name, value in headers.items():
+        if not name or any(c not in HEADER_NAME for c in name):
+            return f"{name!r} is not a valid header name"
+        if name.lower() in CLIENT_HEADERS:
+            return f"header {name!r} is set by the HTTP client; remove it"
+        if not isinstance(value, str):
+            return f"header {name!r} must have a string value"
+        if any(c in value for c in "\r\n\x00"):
+            return f"header {name!r} contains a line break"
+        if len(value) > MAX_HEADER_VALUE:
+            return f"header {name!r} is longer than {MAX_HEADER_VALUE} characters"
+        if value == REDACTED:
+            return f"header {name!r} is {REDACTED!r} and there is no stored value to keep; send its real value"
+    return None
+
+
+def _body_problem(body: Any) -> str | None:
+    if len(json.dumps(body).encode()) > MAX_BODY_DEFINITION_BYTES:
+        return f"'body' is larger than {MAX_BODY_DEFINITION_BYTES} bytes"
+    pending = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            problem = placeholder_problem(value, "body")
+            if problem:
+                return problem
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return None
+
+
+# --- where a request may go ------------------------------------------------------------------
+
+
+def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why a run may not connect to ``ip``, or None for a public address."""
+    if ip in METADATA:
+        return "cloud metadata"
+    if ip.version == 6:
+        # An IPv4 address carried inside an IPv6 one reaches that IPv4 address.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _refusal(embedded)
+    for check, kind in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_unspecified", "unspecified"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(ip, check):
+            return kind
+    return None if ip.is_global else "non-public"
+
+
+def _allowed(host: str, port: int) -> bool:
+    name = f"[{host}]" if ":" in host else host.lower().rstrip(".")
+    allowed = settings.WORKFLOW_HTTP_ALLOWED_HOSTS
+    return name in allowed or f"{name}:{port}" in allowed
+
+
+def checked_addresses(host: str, port: int) -> list[str]:
+    """The addresses to connect to for ``host``; DestinationRefused if any of them is not public."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise httpcore.ConnectError(f"could not resolve {host}: {exc.strerror}") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    for address in addresses:
+        # Refused if any answer is private: a name that mixes public and private answers is a trap.
+        kind = _refusal(ipaddress.ip_address(address.split("%")[0]))
+        if kind:
+            where = f"{host} is" if host == address else f"{host} resolves to {address},"
+            raise DestinationRefused(
+                f"{where} a {kind} address, which workflows may not reach"
+                " (an operator can allow the host in WORKFLOW_HTTP_ALLOWED_HOSTS)"
+            )
+    return addresses
+
+
+class _CheckedBackend(httpcore.SyncBackend):
+    """Connects only to checked addresses; httpcore calls this for every new connection."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if _allowed(host, port):
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+        failure = None
+        for address in checked_addresses(host, port):
+            try:
+                # The address, not the name: no second DNS answer can swap in another host.
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                failure = exc
+        raise failure
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes a while; one context serves every request (it is thread-safe).
+    return httpx.create_ssl_context(trust_env=False)
+
+
+class CheckedTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__(verify=_ssl_context(), trust_env=False)
+        # httpx has no parameter for httpcore's network backend: its pool is replaced by one with
+        # ours (the server name for TLS still comes from the URL, so certificates are checked).
+        self._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), network_backend=_CheckedBackend())
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _fill(value: Any, previous: Any, input_text: str) -> Any:
+    if isinstance(value, str):
+        return substitute(value, previous=previous, input_text=input_text)
+    if isinstance(value, list):
+        return [_fill(item, previous, input_text) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, previous, input_text) for key, item in value.items()}
+    return value
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for (a number or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _read_body(response: httpx.Response, deadline: float, timeout: float) -> tuple[Any, bool]:
+    """The response body (parsed when it is JSON), at most MAX_RESPONSE_BYTES of it, and whether it was cut."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        if time.monotonic() > deadline:
+            raise StepMayRetry(f"the response took longer than {timeout:g} s")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            break  # the rest is never read: a huge response costs us no more than this
+    truncated = size > MAX_RESPONSE_BYTES
+    text = b"".join(chunks)[:MAX_RESPONSE_BYTES].decode(response.encoding or "utf-8", errors="replace")
+    if not truncated and "json" in response.headers.get("content-type", "").lower():
+        try:
+            return json.loads(text), False
+        except ValueError:
+            pass  # says JSON, is not: kept as the text it is
+    return text, truncated
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> dict:
+    """Send the request; the output is ``{"status_code", "body"}`` (plus ``body_truncated``)."""
+    timeout = min(step.get("timeout", DEFAULT_TIMEOUT), context.time_left())
+    deadline = time.monotonic() + timeout
+    headers = httpx.Headers(step.get("headers", {}))
+    content = None
+    if "body" in step:
+        content = json.dumps(_fill(step["body"], previous, input_text)).encode()
+        if len(content) > MAX_REQUEST_BYTES:
+            raise StepFailed(f"the request body would be {len(content)} bytes; at most {MAX_REQUEST_BYTES}")
+        headers.setdefault("Content-Type", "application/json")
+    method = step.get("method", DEFAULT_METHOD).upper()
+    with httpx.Client(transport=CheckedTransport(), trust_env=False, follow_redirects=False) as client:
+        request = client.build_request(method, step["url"], headers=headers, content=content)
+        context.attempt["url"] = shown_url = redact_url(str(request.url))
+        for _hop in range(MAX_REDIRECTS + 1):
+            request.extensions["timeout"] = httpx.Timeout(max(deadline - time.monotonic(), 0.001)).as_dict()
+            try:
+                response = client.send(request, stream=True)
+                try:
+                    redirect = response.next_request
+                    if redirect is None:
+                        body, truncated = _read_body(response, deadline, timeout)
+                        break
+                finally:
+                    response.close()
+            except httpx.TimeoutException:
+                raise StepMayRetry(f"no response within {timeout:g} s from {shown_url}") from None
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                raise StepFailed(f"the request could not be sent: {exc}") from None
+            except httpx.TransportError as exc:
+                raise StepMayRetry(f"network error: {exc or type(exc).__name__}") from None
+            except httpx.HTTPError as exc:
+                raise StepFailed(f"{type(exc).__name__}: {exc}") from None
+            if redirect.url.scheme not in ("http", "https"):
+                raise StepFailed(f"redirected to a {redirect.url.scheme}: URL; only http and https are followed")
+            if not _same_origin(request.url, redirect.url):
+                # Credentials meant for one host are not handed to the host it redirects to.
+                for name in [name for name in redirect.headers if is_secret(name)]:
+                    del redirect.headers[name]
+            request = redirect
+            shown_url = redact_url(str(request.url))
+            context.attempt.setdefault("redirects", []).append(shown_url)
+        else:
+            raise StepFailed(f"more than {MAX_REDIRECTS} redirects")
+
+    status = response.status_code
+    context.attempt["status_code"] = status
+    if status == 429 or status >= 500:
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        raise StepMayRetry(f"HTTP {status} from {shown_url}", retry_after=retry_after)
+    if not 200 <= status < 300:
+        quoted = body if isinstance(body, str) else json.dumps(body)
+        raise StepFailed(f"HTTP {status} from {shown_url}: {quoted[:MAX_ERROR_BODY]}")
+    output = {"status_code": status, "body": body}
+    if truncated:
+        output["body_truncated"] = True
+    return output
