@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from tests.webhooks import WebhookServer
 from workflows.services import workflow_save
 
 # The run object's fields as DESIGN.md lists them; the API may add more, never fewer.
@@ -127,3 +128,17 @@ def make_job(db) -> Callable:
         )
 
     return make
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP server on 127.0.0.1 (a free port) for http steps to call."""
+    server = WebhookServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def allow_local(settings) -> None:
+    """Lets http steps reach the test's own server, as an operator would allow an internal host."""
+    settings.WORKFLOW_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]

@@ -183,9 +183,8 @@ def celery_env(django_db_setup) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def worker(celery_env, tmp_path_factory) -> Iterator[CeleryProcess]:
-    directory = tmp_path_factory.mktemp("worker")
+def start_worker(celery_env: dict[str, str], directory: Path, *, concurrency: int = 2, **env: str) -> CeleryProcess:
+    """A worker answering pings; ``env`` adds to or overrides the celery processes' environment."""
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
     process = CeleryProcess(
         "worker",
@@ -193,14 +192,14 @@ def worker(celery_env, tmp_path_factory) -> Iterator[CeleryProcess]:
             "worker",
             "--loglevel=INFO",
             "--pool=prefork",
-            "--concurrency=2",
+            f"--concurrency={concurrency}",
             f"--hostname={hostname}",
             f"--pidfile={directory / 'worker.pid'}",
             # Nothing to synchronise with in a one-worker test; skipping these saves seconds at start.
             "--without-mingle",
             "--without-gossip",
         ],
-        env=celery_env,
+        env={**celery_env, **env},
         log_path=directory / "worker.log",
     )
     try:
@@ -211,6 +210,16 @@ def worker(celery_env, tmp_path_factory) -> Iterator[CeleryProcess]:
             what="the worker to answer a ping",
             watch=(process,),
         )
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
+@pytest.fixture(scope="module")
+def worker(celery_env, tmp_path_factory) -> Iterator[CeleryProcess]:
+    process = start_worker(celery_env, tmp_path_factory.mktemp("worker"))
+    try:
         yield process
     finally:
         process.stop()
