@@ -260,7 +260,7 @@ def _read_body(response: httpx.Response, deadline: float, timeout: float) -> tup
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         if time.monotonic() > deadline:
-            raise StepMayRetry(f"the response took longer than {timeout:g} s")
+            raise StepMayRetry(f"the response took longer than {timeout:.3g} s")
         chunks.append(chunk)
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
@@ -281,6 +281,7 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 
 def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> dict:
     """Send the request; the output is ``{"status_code", "body"}`` (plus ``body_truncated``)."""
+    # The step's timeout, or less when the run's time limit comes first.
     timeout = min(step.get("timeout", DEFAULT_TIMEOUT), context.time_left())
     deadline = time.monotonic() + timeout
     headers = httpx.Headers(step.get("headers", {}))
@@ -306,7 +307,7 @@ def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> d
                 finally:
                     response.close()
             except httpx.TimeoutException:
-                raise StepMayRetry(f"no response within {timeout:g} s from {shown_url}") from None
+                raise StepMayRetry(f"no response within {timeout:.3g} s from {shown_url}") from None
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
                 raise StepFailed(f"the request could not be sent: {exc}") from None
             except httpx.TransportError as exc:

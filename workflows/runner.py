@@ -29,6 +29,7 @@ RETRY_AFTER_MAX = 60.0  # the longest wait a server's Retry-After can ask for
 # outputs of its steps; past it an output is cut and marked truncated.
 MAX_RUN_OUTPUT_BYTES = 256 * 1024
 MAX_ERROR_CHARACTERS = 4000
+TIMED_OUT = "stopped: the run went over its time limit"
 
 
 @dataclass
@@ -203,14 +204,17 @@ class DynamicWorkflowRunner:
             except (RunTimedOut, SoftTimeLimitExceeded):
                 # SoftTimeLimitExceeded is Celery's: raised wherever the step was when the run's
                 # time limit came (workflows.tasks.execute_run).
-                record["error"] = "stopped: the run went over its time limit"
-                result.error = f"steps[{index}] ({kind}) stopped: the run went over its time limit"
-                result.timed_out = True
+                record["error"] = TIMED_OUT
+                result.error, result.timed_out = f"steps[{index}] ({kind}) {TIMED_OUT}", True
             except StepFailed as exc:
-                record["error"] = _short(str(exc))
-                result.error = _short(f"steps[{index}] ({kind}) failed: {exc}")
-                # A step cut short by the run's deadline failed because the run ran out of time.
-                result.timed_out = deadline is not None and time.monotonic() >= deadline
+                if deadline is not None and time.monotonic() >= deadline:
+                    # Cut short by the run's deadline (a wait shortened to fit it): out of time.
+                    # What the step saw stays in its attempts.
+                    record["error"] = TIMED_OUT
+                    result.error, result.timed_out = f"steps[{index}] ({kind}) {TIMED_OUT}", True
+                else:
+                    record["error"] = _short(str(exc))
+                    result.error = _short(f"steps[{index}] ({kind}) failed: {exc}")
             except Exception as exc:  # a broken step must fail its run, not the worker
                 record["error"] = _short(f"{type(exc).__name__}: {exc}")
                 result.error = _short(f"steps[{index}] ({kind}) crashed: {type(exc).__name__}: {exc}")

@@ -7,7 +7,7 @@ arriving, not by a connection that would have failed anyway.
 import pytest
 
 from tests.webhooks import Reply
-from workflows.http import DestinationRefused, checked_addresses
+from workflows.http import checked_addresses
 from workflows.models import Workflow
 from workflows.runner import DynamicWorkflowRunner
 
@@ -24,7 +24,9 @@ def test_it_refuses_the_local_server_when_no_host_is_allowed(webhook, settings):
 
     result = run(webhook.url(), retries=3)
 
-    assert result.error == f"steps[0] (http) failed: 127.0.0.1 is a loopback address, which workflows may not reach {HINT}"
+    assert (
+        result.error == f"steps[0] (http) failed: 127.0.0.1 is a loopback address, which workflows may not reach {HINT}"
+    )
     assert webhook.hits() == []
     assert len(result.steps[0]["attempts"]) == 1  # a refusal is final: no retries
 
@@ -104,4 +106,3 @@ def test_an_allowed_name_reaches_what_it_resolves_to(webhook, settings):
 
 def test_a_public_address_passes_the_check_and_is_what_gets_connected_to():
     assert checked_addresses("93.184.215.14", 443) == ["93.184.215.14"]
-

@@ -1,0 +1,69 @@
+"""The reaper: runs left ``running`` by a dead worker end failed with reason ``lost``."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from workflows.models import Run
+from workflows.services import run_execute, runs_reap_lost
+from workflows.tasks import reap_lost_runs
+
+
+@pytest.fixture
+def lost_after(settings) -> timedelta:
+    settings.WORKFLOW_RUN_TIME_LIMIT, settings.WORKFLOW_RUN_KILL_GRACE, settings.WORKFLOW_RUN_LOST_GRACE = 60, 10, 20
+    return timedelta(seconds=90)
+
+
+def make_run(workflow, status, started_ago: timedelta | None) -> Run:
+    started_at = timezone.now() - started_ago if started_ago is not None else None
+    return Run.objects.create(
+        workflow=workflow,
+        owner=workflow.owner,
+        trigger=Run.Trigger.MANUAL,
+        status=status,
+        started_at=started_at,
+    )
+
+
+def test_it_fails_a_run_running_past_its_limit_and_grace(workflow, lost_after):
+    stuck = make_run(workflow, Run.Status.RUNNING, lost_after + timedelta(seconds=1))
+
+    assert runs_reap_lost() == 1
+
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.reason) == (Run.Status.FAILED, Run.Reason.LOST)
+    assert stuck.finished_at is not None
+    assert "stopped before the run finished" in stuck.error
+
+
+def test_it_leaves_runs_that_may_still_be_going_and_finished_runs_alone(workflow, lost_after):
+    recent = make_run(workflow, Run.Status.RUNNING, lost_after - timedelta(seconds=5))
+    queued = make_run(workflow, Run.Status.QUEUED, None)
+    done = make_run(workflow, Run.Status.SUCCEEDED, lost_after * 2)
+
+    assert runs_reap_lost() == 0
+
+    for run, status in [(recent, Run.Status.RUNNING), (queued, Run.Status.QUEUED), (done, Run.Status.SUCCEEDED)]:
+        run.refresh_from_db()
+        assert (run.status, run.reason) == (status, "")
+
+
+def test_reaping_twice_changes_nothing_the_second_time(workflow, lost_after):
+    stuck = make_run(workflow, Run.Status.RUNNING, lost_after * 2)
+    reap_lost_runs()  # the task beat sends
+    first = Run.objects.get(pk=stuck.pk)
+
+    reap_lost_runs()
+
+    assert Run.objects.get(pk=stuck.pk).finished_at == first.finished_at
+
+
+def test_a_reaped_run_is_never_started_again(workflow, lost_after):
+    # A redelivered message for a run the reaper has ended: the claim finds it no longer queued.
+    stuck = make_run(workflow, Run.Status.RUNNING, lost_after * 2)
+    runs_reap_lost()
+
+    assert run_execute(run_id=stuck.id) is None
+    assert Run.objects.get(pk=stuck.pk).status == Run.Status.FAILED
