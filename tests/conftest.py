@@ -44,6 +44,12 @@ def _plain_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users made by tests get a cheap hash: the default one costs most of a second per user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db) -> Callable:
     def make(username: str | None = None, *, staff: bool = False):
