@@ -91,7 +91,9 @@ def _publish(run: Run) -> None:
     from .tasks import execute_run  # tasks import services; import here to avoid a cycle
 
     try:
-        execute_run.delay(str(run.id))
+        # No time limits in the message: Celery would otherwise copy this process's into it, and
+        # they would win over those of the worker, whose WORKFLOW_RUN_TIME_LIMIT is the one that counts.
+        execute_run.apply_async((str(run.id),), time_limit=None, soft_time_limit=None)
     except OperationalError as exc:
         # The row is committed but no worker will ever hear of it: say so in the run instead of
         # leaving it queued for ever, and tell the caller to retry.

@@ -94,6 +94,23 @@ class CeleryProcess:
         return f"----- {self.name} ({state}), {self.log_path} -----\n" + "\n".join(lines)
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a worker's pool processes), read from /proc."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == pid:
+            children.append(int(entry))
+    return children
+
+
 def wait_until(
     condition: Callable[[], Any],
     *,
