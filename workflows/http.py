@@ -328,12 +328,12 @@ def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> d
 
     status = response.status_code
     context.attempt["status_code"] = status
-    if status == 429 or status >= 500:
-        retry_after = _retry_after(response.headers.get("retry-after"))
-        raise StepMayRetry(f"HTTP {status} from {shown_url}", retry_after=retry_after)
     if not 200 <= status < 300:
         quoted = body if isinstance(body, str) else json.dumps(body)
-        raise StepFailed(f"HTTP {status} from {shown_url}: {quoted[:MAX_ERROR_BODY]}")
+        message = f"HTTP {status} from {shown_url}" + (f": {quoted[:MAX_ERROR_BODY]}" if quoted else "")
+        if status == 429 or status >= 500:
+            raise StepMayRetry(message, retry_after=_retry_after(response.headers.get("retry-after")))
+        raise StepFailed(message)
     output = {"status_code": status, "body": body}
     if truncated:
         output["body_truncated"] = True

@@ -83,7 +83,7 @@ def test_a_scheduled_webhook_workflow_shows_each_step_and_attempt(
     assert [attempt["attempt"] for attempt in template_step["attempts"]] == [1]
     assert (http_step["index"], http_step["type"]) == (1, "http")
     assert [(a["attempt"], a["status_code"]) for a in http_step["attempts"]] == [(1, 503), (2, 200)]
-    assert http_step["attempts"][0]["error"] == f"HTTP 503 from {webhook.url('/render')}"
+    assert http_step["attempts"][0]["error"] == f"HTTP 503 from {webhook.url('/render')}: warming up"
     assert http_step["output"] == {"status_code": 200, "body": {"video_id": "v-1"}}
     assert first["output"] == {"status_code": 200, "body": {"video_id": "v-1"}}
     assert [(a["attempt"], a["status_code"]) for a in second["steps"][1]["attempts"]] == [(1, 200)]

@@ -79,7 +79,11 @@ def test_a_server_error_is_retried_and_each_attempt_is_recorded(webhook):
     assert result.output == {"status_code": 200, "body": {"ok": True}}
     assert len(webhook.hits()) == 2
     first, second = result.steps[0]["attempts"]
-    assert (first["attempt"], first["status_code"], first["error"]) == (1, 500, f"HTTP 500 from {webhook.url()}")
+    assert (first["attempt"], first["status_code"], first["error"]) == (
+        1,
+        500,
+        f"HTTP 500 from {webhook.url()}: overloaded",
+    )
     assert 0.5 <= first["retry_in_seconds"] <= 1.0  # the first backoff: 1 s, halved at random
     assert (second["attempt"], second["status_code"]) == (2, 200)
     assert "error" not in second
@@ -91,7 +95,7 @@ def test_a_server_that_keeps_failing_fails_the_step_after_its_retries(webhook):
 
     result = run([http(webhook.url(), retries=1)])
 
-    assert result.error == f"steps[0] (http) failed: HTTP 503 from {webhook.url()}"
+    assert result.error == f"steps[0] (http) failed: HTTP 503 from {webhook.url()}: down"
     assert len(webhook.hits()) == 2
     assert [a["status_code"] for a in result.steps[0]["attempts"]] == [503, 503]
     assert "retry_in_seconds" not in result.steps[0]["attempts"][-1]
