@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery.schedules import ParseException, crontab_parser
+from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
 
 from vingine.errors import InvalidInput
@@ -156,6 +157,38 @@ def interval_display(total: int) -> str:
 
 def interval_trigger(total: int) -> str:
     return f"interval[{timedelta(seconds=total)}]"
+
+
+def whole_second_after(moment: datetime) -> datetime:
+    """``moment`` rounded up to a whole second: where a new interval job's slots are anchored."""
+    return moment if not moment.microsecond else moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+# --- descriptions ----------------------------------------------------------------------------
+
+
+def describe_cron(expression: str) -> str:
+    """'At 09:00, Monday through Friday', in 24-hour time, for an expression parse_cron accepted."""
+    options = Options()
+    options.use_24hour_time_format = True
+    options.throw_exception_on_parse_error = True
+    parsed = parse_cron(expression)
+    # Macros expanded; a field covering every value reads as "*": cron-descriptor would call
+    # day_of_week 0-7 "Sunday through Sunday".
+    fields = ("*" if full == "*" else field for field, full in zip(parsed.fields, parsed.celery_fields, strict=True))
+    return ExpressionDescriptor(" ".join(fields), options).get_description()
+
+
+def describe_interval(total: int) -> str:
+    """'Every 1 hour 30 minutes': the units of ``interval_display``, spelled out."""
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second"))
+        if n
+    ]
+    return "Every " + " ".join(parts)
 
 
 # --- time zones ------------------------------------------------------------------------------
