@@ -36,6 +36,7 @@ def _job_action(verb: str, ok, *, description: str, queue: bool = False):
     statuses = (401, 403, 404, 503) if queue else (401, 403, 404)
     return extend_schema(
         tags=["jobs"],
+        operation_id=f"jobs_{verb}",
         request=None,
         description=description,
         responses={200: ok, **error_responses(*statuses, examples=examples.job_errors(verb))},
@@ -52,6 +53,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["jobs"],
         summary="List the caller's jobs",
+        operation_id="jobs_list",
         parameters=page_parameters(default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX),
         responses={200: JobList, **error_responses(400, 401)},
         examples=[examples.JOB_LIST],
@@ -71,6 +73,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["jobs"],
         summary="List every job (operators only)",
+        operation_id="jobs_list_all",
         parameters=page_parameters(default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX),
         responses={
             200: AllJobList,
@@ -87,6 +90,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["jobs"],
         summary="Create or replace a cron job",
+        operation_id="jobs_create_cron",
         request=CronJobInput,
         responses={200: JobSaved, **error_responses(400, 401, 403, 404, 409, examples=examples.CREATE_ERRORS)},
         examples=[examples.CRON_REQUEST, examples.CRON_CREATED],
@@ -104,6 +108,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["jobs"],
         summary="Create or replace an interval job",
+        operation_id="jobs_create_interval",
         request=IntervalJobInput,
         responses={200: JobSaved, **error_responses(400, 401, 403, 404, 409, examples=examples.CREATE_ERRORS)},
         examples=[examples.INTERVAL_REQUEST, examples.INTERVAL_CREATED],
@@ -133,6 +138,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["jobs"],
         summary="Preview a schedule: its next fire times and a description",
+        operation_id="schedule_preview",
         description="Nothing is saved. The times come from the evaluator the scheduler uses; an interval "
         "is anchored at now, as a job created now would be.",
         request=PreviewInput,
@@ -160,6 +166,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["jobs"],
         summary="Get one job",
+        operation_id="jobs_get",
         responses={200: JobOne, **error_responses(401, 403, 404, examples=examples.job_errors("access"))},
         examples=[examples.JOB_ONE],
     )
@@ -192,6 +199,7 @@ class CronJobViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["runs"],
         summary="The job's runs, newest first",
+        operation_id="jobs_runs",
         parameters=page_parameters(default=50, maximum=settings.RUNS_PAGE_MAX),
         responses={200: JobRunList, **error_responses(400, 401, 403, 404, examples=examples.job_errors("access"))},
     )

@@ -26,20 +26,26 @@ TOKEN_ERRORS = error_responses(
 )
 
 
-@extend_schema(
-    tags=["auth"],
-    summary="Exchange a username and password for tokens",
-    responses={200: TokenPair, **TOKEN_ERRORS},
-    examples=[OpenApiExample("Sign in", request_only=True, value={"username": "demo", "password": "demo-password"})],
-)
 class TokenObtainView(views.TokenObtainPairView):
-    pass
+    @extend_schema(
+        tags=["auth"],
+        summary="Exchange a username and password for tokens",
+        operation_id="auth_token",
+        responses={200: TokenPair, **TOKEN_ERRORS},
+        examples=[
+            OpenApiExample("Sign in", request_only=True, value={"username": "demo", "password": "demo-password"})
+        ],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
-@extend_schema(
-    tags=["auth"],
-    summary="Exchange a refresh token for a new access token",
-    responses={200: AccessOnly, **TOKEN_ERRORS},
-)
 class TokenRefreshView(views.TokenRefreshView):
-    pass
+    @extend_schema(
+        tags=["auth"],
+        summary="Exchange a refresh token for a new access token",
+        operation_id="auth_token_refresh",
+        responses={200: AccessOnly, **TOKEN_ERRORS},
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

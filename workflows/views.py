@@ -46,6 +46,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["workflows"],
         summary="List the caller's workflows",
+        operation_id="workflows_list",
         parameters=page_parameters(default=settings.WORKFLOWS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX),
         responses={200: WorkflowList, **error_responses(400, 401)},
     )
@@ -63,6 +64,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["workflows"],
         summary="Create or replace a workflow",
+        operation_id="workflows_save",
         request=WorkflowInput,
         responses={
             200: WorkflowSaved,
@@ -98,6 +100,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["workflows"],
         summary="Get one workflow",
+        operation_id="workflows_get",
         responses={200: WorkflowOne, **_workflow_errors("access", 401, 403, 404)},
     )
     def retrieve(self, request: Request, workflow_id: str) -> Response:
@@ -107,6 +110,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["workflows"],
         summary="Delete a workflow (refused while a job uses it)",
+        operation_id="workflows_delete",
         request=None,
         responses={200: WorkflowDeleted, **_workflow_errors("delete", 401, 403, 404, 409)},
     )
@@ -123,6 +127,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["runs"],
         summary="Run a workflow now",
+        operation_id="workflows_run",
         request=RunInput,
         responses={200: RunOne, **_workflow_errors("run", 400, 401, 403, 404), **error_responses(503)},
     )
@@ -143,6 +148,7 @@ class RunViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["runs"],
         summary="Get one run",
+        operation_id="runs_get",
         responses={
             200: RunOne,
             **error_responses(
