@@ -158,6 +158,13 @@ LIST_PAGE_MAX = 1000
 ALL_JOBS_PAGE_DEFAULT = 100
 WORKFLOWS_PAGE_DEFAULT = 100
 
+# --- Metrics ---------------------------------------------------------------------------------
+
+# GET /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# The run metrics (counts by status, fire lag, durations, webhook failures) cover this many seconds.
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600, minimum=60)
+
 # --- Celery ----------------------------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
