@@ -140,7 +140,7 @@ if [ -n "${FLOWER_BASIC_AUTH:-}" ]; then
   start flower $BIN/celery -A vingine flower --port="${FLOWER_PORT:-5555}" --basic-auth="$FLOWER_BASIC_AUTH"
 fi
 
-echo "vingine is up on $bind: API $url/api/cron/jobs, admin $url/admin/, health $url/health"
+echo "vingine is up on $bind: API $url/api/cron/jobs, docs $url/api/docs, admin $url/admin/, health $url/health"
 # Stop everything as soon as any one of them exits, with that one's exit status.
 while :; do
   sleep 1
