@@ -41,7 +41,7 @@ class PreviewInput(serializers.Serializer):
         return attrs
 
 
-# --- responses (documentation of what the views send; tests/test_openapi_*.py hold them to it) ---
+# --- responses: the schema of what the views send (tests/cronjobs/test_openapi.py holds them to it) ---
 
 
 class Job(serializers.Serializer):

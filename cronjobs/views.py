@@ -50,6 +50,7 @@ class CronJobViewSet(viewsets.ViewSet):
             return [IsAuthenticated(), StaffOnly()]
         return super().get_permissions()
 
+    # Not named "list": drf-spectacular documents a "list" action as answering a bare array.
     @extend_schema(
         tags=["jobs"],
         summary="List the caller's jobs",

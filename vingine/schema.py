@@ -61,14 +61,13 @@ def error_responses(*statuses: int, examples: dict[int, list[tuple[str, str]]] |
     return responses
 
 
-def page_parameters(*, default: int | None, maximum: int) -> list[OpenApiParameter]:
+def page_parameters(*, default: int, maximum: int) -> list[OpenApiParameter]:
     """``limit`` and ``offset`` as ``vingine.pagination.page_from`` reads them."""
     return [
         OpenApiParameter(
             "limit",
             {"type": "integer", "minimum": 1, "maximum": maximum},
-            description=f"How many items to return (1-{maximum})"
-            + (f"; default {default}." if default else "; default: all of them."),
+            description=f"How many items to return (1-{maximum}); default {default}.",
         ),
         OpenApiParameter(
             "offset",

@@ -39,7 +39,7 @@ def validate_input_size(value: str) -> str:
     return value
 
 
-# --- responses (documentation of what the views send; tests/test_openapi_*.py hold them to it) ---
+# --- responses: the schema of what the views send (tests/cronjobs/test_openapi.py holds them to it) ---
 
 RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped"]
 

@@ -43,6 +43,7 @@ def _workflow_errors(verb: str, *statuses: int) -> dict:
 
 
 class WorkflowViewSet(viewsets.ViewSet):
+    # Not named "list": drf-spectacular documents a "list" action as answering a bare array.
     @extend_schema(
         tags=["workflows"],
         summary="List the caller's workflows",

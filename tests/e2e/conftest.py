@@ -101,6 +101,7 @@ class WebProcess(CeleryProcess):
     """``gunicorn vingine.wsgi`` on a port the system picks, so parallel sessions never collide."""
 
     program = (str(GUNICORN), "vingine.wsgi")
+    url: str | None = None  # set by the ``web`` fixture once gunicorn listens
 
     def __init__(self, *, env: dict[str, str], log_path: Path):
         super().__init__(

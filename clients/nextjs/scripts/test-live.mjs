@@ -150,5 +150,13 @@ try {
     for (const proc of processes) console.error(`----- ${proc.name} -----\n${proc.output.slice(-4000)}`)
   }
   await stopAll()
+  // The test users go, and with them everything they made: the database does not grow per run.
+  python(`
+import os, django
+django.setup()
+from django.contrib.auth import get_user_model
+names = [os.environ[n] for n in ("VINGINE_TEST_USER", "VINGINE_TEST_OTHER_USER", "VINGINE_TEST_STAFF")]
+get_user_model().objects.filter(username__in=names).delete()
+`)
 }
 process.exit(status)
