@@ -126,8 +126,11 @@ PREVIEW_ERRORS = {
 
 def done(verb: str) -> OpenApiExample:
     past = {"delete": "deleted", "trigger": "triggered", "pause": "paused", "resume": "resumed"}[verb]
-    value = {"status": "success", "message": f"Job daily-video-generation {past} successfully"}
-    value["job_id"] = "daily-video-generation"
+    value = {
+        "status": "success",
+        "message": f"Job daily-video-generation {past} successfully",
+        "job_id": "daily-video-generation",
+    }
     if verb == "trigger":
         value["run_id"] = "6f1c1f9e-3c2a-4d0e-9a51-2f7c0d1b8e11"
     return OpenApiExample("Done", response_only=True, value=value)
