@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 # make test talks to real PostgreSQL and Redis; override either on the command line.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# The TypeScript client's live stack gets a database of its own next to the suite's.
+CLIENT_DATABASE_URL ?= $(TEST_DATABASE_URL)_client
 
-.PHONY: install run test test-fast lint format clean
+.PHONY: install run test test-fast test-client lint format clean
 
 install: $(VENV)/.installed
 
@@ -20,11 +22,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: install
 	@scripts/run.sh
 
-test: install
+test: install test-client
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
 
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not e2e"
+
+# clients/nextjs: its generated types are current, it builds, and its tests pass against a live
+# web + worker + beat that its test script starts.
+test-client: install
+	cd clients/nextjs && npm ci --prefer-offline --no-audit --no-fund && \
+		DATABASE_URL=$(CLIENT_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) npm test
 
 lint: install
 	$(BIN)/ruff check .
@@ -35,4 +43,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache clients/nextjs/node_modules clients/nextjs/dist

@@ -5,6 +5,8 @@ from django.contrib.admin.utils import display_for_value
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
 from vingine.errors import ApplicationError
 from workflows.admin import RunJobFilter
@@ -48,7 +50,8 @@ def trigger_jobs(modeladmin, request, queryset):
 @admin.register(CronJob)
 class CronJobAdmin(admin.ModelAdmin):
     list_display = ("job_id", "owner", "workflow", "schedule_type", "schedule", "timezone", "paused", "updated_at")
-    list_filter = ("paused", "schedule_type", "timezone")
+    # Only users who own a job are offered, not every user of the app.
+    list_filter = ("paused", "schedule_type", ("owner", admin.RelatedOnlyFieldListFilter), "timezone")
     search_fields = ("job_id", "workflow__workflow_id", "owner__username")
     list_select_related = ("owner", "workflow")
     actions = (pause_jobs, resume_jobs, trigger_jobs)
@@ -134,3 +137,31 @@ class CronJobAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for job in queryset:
             services.job_delete(user=request.user, job_id=job.job_id)
+
+
+class JobPeriodicTaskAdmin(PeriodicTaskAdmin):
+    """django-celery-beat's own admin, plus a link from each task to the job it schedules.
+
+    A job's task is written by the job's services; editing it here would leave the two out of
+    step, so the link is the way to the job's page, where its actions are.
+    """
+
+    list_display = (*PeriodicTaskAdmin.list_display, "job")
+    list_select_related = ("cronjob",)
+    readonly_fields = (*PeriodicTaskAdmin.readonly_fields, "job")
+    fieldsets = (
+        (None, {"fields": ("job",)}),
+        *PeriodicTaskAdmin.fieldsets,
+    )
+
+    @admin.display(description="job", ordering="cronjob__job_id")
+    def job(self, task: PeriodicTask):
+        job = getattr(task, "cronjob", None)
+        if job is None:
+            return self.get_empty_value_display()  # an operator's own task, not a job's
+        url = reverse("admin:cronjobs_cronjob_change", args=(job.pk,), current_app=self.admin_site.name)
+        return format_html('<a href="{}">{}</a>', url, job.job_id)
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, JobPeriodicTaskAdmin)

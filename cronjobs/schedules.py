@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery.schedules import ParseException, crontab_parser
+from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
 
 from vingine.errors import InvalidInput
@@ -156,6 +157,65 @@ def interval_display(total: int) -> str:
 
 def interval_trigger(total: int) -> str:
     return f"interval[{timedelta(seconds=total)}]"
+
+
+def whole_second_after(moment: datetime) -> datetime:
+    """``moment`` rounded up to a whole second: where a new interval job's slots are anchored."""
+    return moment if not moment.microsecond else moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+# --- descriptions ----------------------------------------------------------------------------
+
+
+FULL_VALUES = (set(range(60)), set(range(24)), set(range(1, 32)), set(range(1, 13)), set(range(7)))
+
+
+def describe_cron(expression: str) -> str:
+    """'At 09:00, Monday through Friday', in 24-hour time, for an expression parse_cron accepted."""
+    parsed = parse_cron(expression)
+    options = Options()
+    options.use_24hour_time_format = True
+    options.throw_exception_on_parse_error = True
+    sim = CronSim(" ".join(parsed.fields), datetime(2000, 1, 1))
+    values = (set(sim.minutes), set(sim.hours), set(sim.days), set(sim.months), {v % 7 for v in sim.weekdays})
+    # Macros expanded, and a field covering every value written "*": cron-descriptor would call
+    # day_of_week 0-7 "Sunday through Sunday" and month */1 "January through December".
+    fields = [
+        "*" if found == full else field for field, found, full in zip(parsed.fields, values, FULL_VALUES, strict=True)
+    ]
+    try:
+        return ExpressionDescriptor(" ".join(fields), options).get_description()
+    except Exception:
+        # cron-descriptor trips over some valid lists ("1-6/3,0"); the same values spelled as
+        # plain ranges ("0,1,4") mean the same to cron and parse.
+        plain = [field if field == "*" else _ranges(found) for field, found in zip(fields, values, strict=True)]
+        try:
+            return ExpressionDescriptor(" ".join(plain), options).get_description()
+        except Exception:
+            return f"Cron {' '.join(parsed.fields)}"
+
+
+def _ranges(values) -> str:
+    """{1, 2, 3, 5} as '1-3,5'."""
+    ordered = sorted(values)
+    parts, start = [], ordered[0]
+    for previous, current in zip(ordered, [*ordered[1:], None], strict=True):
+        if current != previous + 1 if current is not None else True:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+            start = current
+    return ",".join(parts)
+
+
+def describe_interval(total: int) -> str:
+    """'Every 1 hour 30 minutes': the units of ``interval_display``, spelled out."""
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second"))
+        if n
+    ]
+    return "Every " + " ".join(parts)
 
 
 # --- time zones ------------------------------------------------------------------------------

@@ -1,19 +1,44 @@
 """Reads for cron jobs, each scoped to what the asking user may see."""
 
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from vingine.errors import Forbidden, NotFound
+from vingine.pagination import Page
 from workflows.models import Run
 
+from . import schedules
 from .models import CronJob
+
+if TYPE_CHECKING:  # services imports this module
+    from .services import ScheduleSpec
 
 JOB_RELATED = ("owner", "workflow", "periodic_task__crontab", "periodic_task__interval")
 
 
+def with_last_run(jobs: QuerySet[CronJob]) -> QuerySet[CronJob]:
+    """Each job with its newest run's time and status (``CronJob.last_run``), in the same query.
+
+    Two correlated subqueries, each one step down the (job, -created_at) index, instead of a
+    query per job.
+    """
+    newest = Run.objects.filter(job=OuterRef("pk")).order_by("-created_at")
+    return jobs.annotate(
+        last_run_at=Subquery(newest.annotate(at=Coalesce("started_at", "created_at")).values("at")[:1]),
+        last_run_status=Subquery(newest.values("status")[:1]),
+    )
+
+
 def job_list(*, user: AbstractBaseUser | None = None) -> QuerySet[CronJob]:
     """The user's jobs; every job when ``user`` is None (operators)."""
-    jobs = CronJob.objects.select_related(*JOB_RELATED)
+    jobs = with_last_run(CronJob.objects.select_related(*JOB_RELATED))
     return jobs if user is None else jobs.filter(owner=user)
 
 
@@ -32,7 +57,7 @@ def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", 
             of=("self", "periodic_task")
         )
     else:
-        jobs = CronJob.objects.select_related(*JOB_RELATED)
+        jobs = with_last_run(CronJob.objects.select_related(*JOB_RELATED))
     job = jobs.filter(job_id=job_id).first()
     if job is None:
         raise NotFound(f"Job {job_id} not found")
@@ -41,7 +66,22 @@ def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", 
     return job
 
 
-def run_page_for_job(*, job: CronJob, limit: int) -> tuple[list[Run], int]:
-    """The job's newest ``limit`` runs and how many it has in all."""
-    runs = list(job.runs.select_related("job", "workflow", "owner").order_by("-created_at")[:limit])
+def run_page_for_job(*, job: CronJob, page: Page) -> tuple[list[Run], int]:
+    """One page of the job's runs, newest first, and how many it has in all."""
+    runs = list(page.of(job.runs.select_related("job", "workflow", "owner").order_by("-created_at", "-pk")))
     return runs, job.runs.count()
+
+
+def schedule_preview(*, spec: ScheduleSpec, count: int, now: datetime) -> tuple[list[datetime], str]:
+    """The next ``count`` fire times of ``spec`` after ``now`` (in its zone) and its description.
+
+    From the evaluator the scheduler uses; an interval is anchored where a job created now would be.
+    """
+    zone = schedules.parse_timezone(spec.timezone)
+    if spec.cron is not None:
+        times = schedules.cron_times(spec.cron.source, zone, now)
+        description = schedules.describe_cron(spec.cron.source)
+    else:
+        times = schedules.interval_times(schedules.whole_second_after(now), spec.interval_seconds, now)
+        description = schedules.describe_interval(spec.interval_seconds)
+    return [moment.astimezone(zone) for moment in itertools.islice(times, count)], description

@@ -19,7 +19,90 @@ class CronJobInput(JobInput):
     cron_expression = StrictCharField(max_length=200)
 
 
-class IntervalJobInput(JobInput):
+class IntervalInput(serializers.Serializer):
     hours = StrictIntegerField(required=False, default=0, min_value=0)
     minutes = StrictIntegerField(required=False, default=0, min_value=0)
     seconds = StrictIntegerField(required=False, default=0, min_value=0)
+
+
+class IntervalJobInput(JobInput, IntervalInput):
+    pass
+
+
+class PreviewInput(serializers.Serializer):
+    cron_expression = StrictCharField(required=False, max_length=200, help_text="Give this or interval.")
+    interval = IntervalInput(required=False, help_text="Give this or cron_expression.")
+    timezone = StrictCharField(required=False, default="UTC", max_length=64)
+    count = StrictIntegerField(required=False, default=5, min_value=1, max_value=20)
+
+    def validate(self, attrs):
+        if ("cron_expression" in attrs) == ("interval" in attrs):
+            raise serializers.ValidationError("give exactly one of cron_expression or interval")
+        return attrs
+
+
+# --- responses: the schema of what the views send (tests/cronjobs/test_openapi.py holds them to it) ---
+
+
+class Job(serializers.Serializer):
+    job_id = serializers.CharField()
+    name = serializers.CharField(help_text="Workflow W for user U")
+    workflow_id = serializers.CharField()
+    user_id = serializers.CharField()
+    input_text = serializers.CharField(allow_blank=True)
+    schedule_type = serializers.ChoiceField(choices=["cron", "interval"])
+    schedule = serializers.CharField(help_text='"0 9 * * *" or "1h 30m"')
+    next_run_time = serializers.DateTimeField(allow_null=True, help_text="In the job's zone; null while paused.")
+    paused = serializers.BooleanField()
+    trigger = serializers.CharField(help_text="cron[...] or interval[1:30:00]")
+    timezone = serializers.CharField(help_text="IANA zone the schedule is evaluated in.")
+    description = serializers.CharField(help_text='"At 09:00, Monday through Friday", "Every 1 hour 30 minutes"')
+    last_run_time = serializers.DateTimeField(
+        allow_null=True, help_text="When the newest run started (or was recorded, if it never started)."
+    )
+    last_run_status = serializers.ChoiceField(
+        choices=["queued", "running", "succeeded", "failed", "skipped"], allow_null=True
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class JobSaved(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success"])
+    message = serializers.CharField()
+    job = Job()
+
+
+class JobOne(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success"])
+    job = Job()
+
+
+class JobList(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success"])
+    user_id = serializers.CharField()
+    total_jobs = serializers.IntegerField(help_text="All of the caller's jobs, not only this page.")
+    jobs = Job(many=True)
+
+
+class AllJobList(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success"])
+    total_jobs = serializers.IntegerField(help_text="Every job, not only this page.")
+    jobs = Job(many=True)
+
+
+class JobDone(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success"])
+    message = serializers.CharField()
+    job_id = serializers.CharField()
+
+
+class JobTriggered(JobDone):
+    run_id = serializers.UUIDField(help_text="The run just queued: GET /api/runs/{run_id}.")
+
+
+class Preview(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success"])
+    timezone = serializers.CharField()
+    next_run_times = serializers.ListField(child=serializers.DateTimeField(), help_text="In the given zone.")
+    description = serializers.CharField()

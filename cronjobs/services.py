@@ -142,9 +142,7 @@ def job_upsert(
 
     # Rounded up to a whole second: interval slots (anchor + k * interval) read cleanly in the API,
     # and the first run is still at least one interval after the request.
-    now = timezone.now()
-    if now.microsecond:
-        now = now.replace(microsecond=0) + timedelta(seconds=1)
+    now = schedules.whole_second_after(timezone.now())
     job = existing or CronJob(job_id=job_id, owner=owner)
     job.workflow = workflow
     job.input_text = input_text

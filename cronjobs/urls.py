@@ -4,7 +4,7 @@ from .views import CronJobViewSet as V
 
 # Trailing slash optional everywhere, as the original API allowed.
 urlpatterns = [
-    re_path(r"^jobs/?$", V.as_view({"get": "list"})),
+    re_path(r"^jobs/?$", V.as_view({"get": "list_mine"})),
     re_path(r"^jobs/all/?$", V.as_view({"get": "list_all"})),
     re_path(r"^jobs/cron/?$", V.as_view({"post": "create_cron"})),
     re_path(r"^jobs/interval/?$", V.as_view({"post": "create_interval"})),
@@ -13,4 +13,6 @@ urlpatterns = [
     re_path(r"^jobs/(?P<job_id>[^/]+)/pause/?$", V.as_view({"post": "pause"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/resume/?$", V.as_view({"post": "resume"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/runs/?$", V.as_view({"get": "runs"})),
+    # Beside /jobs, not under it: no job id can shadow it.
+    re_path(r"^preview/?$", V.as_view({"post": "preview"})),
 ]

@@ -1,13 +1,28 @@
 from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from vingine.errors import InvalidInput
+from vingine.pagination import page_from
+from vingine.schema import error_responses, page_parameters
+from workflows.serializers import JobRunList
 
-from . import selectors, services
-from .serializers import CronJobInput, IntervalJobInput
+from . import examples, selectors, services
+from .serializers import (
+    AllJobList,
+    CronJobInput,
+    IntervalJobInput,
+    JobDone,
+    JobList,
+    JobOne,
+    JobSaved,
+    JobTriggered,
+    Preview,
+    PreviewInput,
+)
 
 ALL_JOBS_FORBIDDEN = "Only operators (staff users) can list all jobs"
 
@@ -16,20 +31,71 @@ class StaffOnly(IsAdminUser):
     message = ALL_JOBS_FORBIDDEN
 
 
+def _job_action(verb: str, ok, *, description: str, queue: bool = False):
+    """The schema of POST /jobs/{job_id}/<verb> and DELETE /jobs/{job_id}: the spec's texts."""
+    statuses = (401, 403, 404, 503) if queue else (401, 403, 404)
+    return extend_schema(
+        tags=["jobs"],
+        operation_id=f"jobs_{verb}",
+        request=None,
+        description=description,
+        responses={200: ok, **error_responses(*statuses, examples=examples.job_errors(verb))},
+        examples=[examples.done(verb)],
+    )
+
+
 class CronJobViewSet(viewsets.ViewSet):
     def get_permissions(self):
         if self.action == "list_all":
             return [IsAuthenticated(), StaffOnly()]
         return super().get_permissions()
 
-    def list(self, request: Request) -> Response:
-        jobs = [job.to_dict() for job in selectors.job_list(user=request.user)]
-        return Response({"status": "success", "user_id": request.user.username, "total_jobs": len(jobs), "jobs": jobs})
+    # Not named "list": drf-spectacular documents a "list" action as answering a bare array.
+    @extend_schema(
+        tags=["jobs"],
+        summary="List the caller's jobs",
+        operation_id="jobs_list",
+        parameters=page_parameters(default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX),
+        responses={200: JobList, **error_responses(400, 401)},
+        examples=[examples.JOB_LIST],
+    )
+    def list_mine(self, request: Request) -> Response:
+        page = page_from(request, default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX)
+        jobs = selectors.job_list(user=request.user)
+        return Response(
+            {
+                "status": "success",
+                "user_id": request.user.username,
+                "total_jobs": jobs.count(),
+                "jobs": [job.to_dict() for job in page.of(jobs)],
+            }
+        )
 
+    @extend_schema(
+        tags=["jobs"],
+        summary="List every job (operators only)",
+        operation_id="jobs_list_all",
+        parameters=page_parameters(default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX),
+        responses={
+            200: AllJobList,
+            **error_responses(400, 401, 403, examples={403: [("Not an operator", ALL_JOBS_FORBIDDEN)]}),
+        },
+    )
     def list_all(self, request: Request) -> Response:
-        jobs = [job.to_dict() for job in selectors.job_list()]
-        return Response({"status": "success", "total_jobs": len(jobs), "jobs": jobs})
+        page = page_from(request, default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
+        jobs = selectors.job_list()
+        return Response(
+            {"status": "success", "total_jobs": jobs.count(), "jobs": [job.to_dict() for job in page.of(jobs)]}
+        )
 
+    @extend_schema(
+        tags=["jobs"],
+        summary="Create or replace a cron job",
+        operation_id="jobs_create_cron",
+        request=CronJobInput,
+        responses={200: JobSaved, **error_responses(400, 401, 403, 404, 409, examples=examples.CREATE_ERRORS)},
+        examples=[examples.CRON_REQUEST, examples.CRON_CREATED],
+    )
     def create_cron(self, request: Request) -> Response:
         body = CronJobInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -40,6 +106,14 @@ class CronJobViewSet(viewsets.ViewSet):
             {"status": "success", "message": f"Cron job {job.job_id} created successfully", "job": job.to_dict()}
         )
 
+    @extend_schema(
+        tags=["jobs"],
+        summary="Create or replace an interval job",
+        operation_id="jobs_create_interval",
+        request=IntervalJobInput,
+        responses={200: JobSaved, **error_responses(400, 401, 403, 404, 409, examples=examples.CREATE_ERRORS)},
+        examples=[examples.INTERVAL_REQUEST, examples.INTERVAL_CREATED],
+    )
     def create_interval(self, request: Request) -> Response:
         body = IntervalJobInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -62,32 +136,78 @@ class CronJobViewSet(viewsets.ViewSet):
             spec=spec,
         )
 
+    @extend_schema(
+        tags=["jobs"],
+        summary="Preview a schedule: its next fire times and a description",
+        operation_id="schedule_preview",
+        description="Nothing is saved. The times come from the evaluator the scheduler uses; an interval "
+        "is anchored at now, as a job created now would be.",
+        request=PreviewInput,
+        responses={200: Preview, **error_responses(400, 401, examples=examples.PREVIEW_ERRORS)},
+        examples=[examples.PREVIEW_REQUEST, examples.PREVIEW_INTERVAL_REQUEST, examples.PREVIEW],
+    )
+    def preview(self, request: Request) -> Response:
+        body = PreviewInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if "cron_expression" in data:
+            spec = services.cron_spec(expression=data["cron_expression"], timezone_name=data["timezone"])
+        else:
+            spec = services.interval_spec(**data["interval"], timezone_name=data["timezone"])
+        times, description = selectors.schedule_preview(spec=spec, count=data["count"], now=timezone.now())
+        return Response(
+            {
+                "status": "success",
+                "timezone": spec.timezone,
+                "next_run_times": [moment.isoformat() for moment in times],
+                "description": description,
+            }
+        )
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Get one job",
+        operation_id="jobs_get",
+        responses={200: JobOne, **error_responses(401, 403, 404, examples=examples.job_errors("access"))},
+        examples=[examples.JOB_ONE],
+    )
     def retrieve(self, request: Request, job_id: str) -> Response:
         job = selectors.job_get_for(user=request.user, job_id=job_id)
         return Response({"status": "success", "job": job.to_dict()})
 
+    @_job_action("delete", JobDone, description="Deletes the job and its run history.")
     def destroy(self, request: Request, job_id: str) -> Response:
         services.job_delete(user=request.user, job_id=job_id)
         return self._done(job_id, "deleted")
 
+    @_job_action("trigger", JobTriggered, description="Runs the job's workflow now, outside its schedule.", queue=True)
     def trigger(self, request: Request, job_id: str) -> Response:
         run = services.job_trigger(user=request.user, job_id=job_id)
         response = self._done(job_id, "triggered")
         response.data["run_id"] = str(run.id)
         return response
 
+    @_job_action("pause", JobDone, description="Stops firing; next_run_time becomes null.")
     def pause(self, request: Request, job_id: str) -> Response:
         services.job_pause(user=request.user, job_id=job_id)
         return self._done(job_id, "paused")
 
+    @_job_action("resume", JobDone, description="Fires again from the next slot; missed slots are not replayed.")
     def resume(self, request: Request, job_id: str) -> Response:
         services.job_resume(user=request.user, job_id=job_id)
         return self._done(job_id, "resumed")
 
+    @extend_schema(
+        tags=["runs"],
+        summary="The job's runs, newest first",
+        operation_id="jobs_runs",
+        parameters=page_parameters(default=50, maximum=settings.RUNS_PAGE_MAX),
+        responses={200: JobRunList, **error_responses(400, 401, 403, 404, examples=examples.job_errors("access"))},
+    )
     def runs(self, request: Request, job_id: str) -> Response:
         job = selectors.job_get_for(user=request.user, job_id=job_id)
-        limit = _limit(request, default=50, maximum=settings.RUNS_PAGE_MAX)
-        runs, total = selectors.run_page_for_job(job=job, limit=limit)
+        page = page_from(request, default=50, maximum=settings.RUNS_PAGE_MAX)
+        runs, total = selectors.run_page_for_job(job=job, page=page)
         return Response(
             {"status": "success", "job_id": job.job_id, "total_runs": total, "runs": [run.to_dict() for run in runs]}
         )
@@ -95,13 +215,3 @@ class CronJobViewSet(viewsets.ViewSet):
     @staticmethod
     def _done(job_id: str, verb: str) -> Response:
         return Response({"status": "success", "message": f"Job {job_id} {verb} successfully", "job_id": job_id})
-
-
-def _limit(request: Request, *, default: int, maximum: int) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return default
-    # isdigit() alone also accepts digits int() refuses ("²"), and int() refuses very long strings.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or not 1 <= int(raw) <= maximum:
-        raise InvalidInput(f"limit must be a whole number from 1 to {maximum}")
-    return int(raw)

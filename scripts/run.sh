@@ -136,11 +136,13 @@ start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY
 start worker $BIN/celery -A vingine worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}"
 start beat $BIN/celery -A vingine beat --loglevel "${LOG_LEVEL:-INFO}" --schedule "${TMPDIR:-/tmp}/vingine-celerybeat-schedule"
 if [ -n "${FLOWER_BASIC_AUTH:-}" ]; then
-  # Flower shows task arguments: it only starts behind basic auth.
-  start flower $BIN/celery -A vingine flower --port="${FLOWER_PORT:-5555}" --basic-auth="$FLOWER_BASIC_AUTH"
+  # Flower shows task arguments: it only starts behind basic auth, on the web server's address.
+  flower_host=${BIND_HOST#\[}
+  start flower $BIN/celery -A vingine flower --address="${flower_host%\]}" --port="${FLOWER_PORT:-5555}" \
+    --basic-auth="$FLOWER_BASIC_AUTH"
 fi
 
-echo "vingine is up on $bind: API $url/api/cron/jobs, admin $url/admin/, health $url/health"
+echo "vingine is up on $bind: API $url/api/cron/jobs, docs $url/api/docs, admin $url/admin/, health $url/health"
 # Stop everything as soon as any one of them exits, with that one's exit status.
 while :; do
   sleep 1

@@ -24,6 +24,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: no CDN
     "django_celery_beat",
     "vingine",
     "workflows",
@@ -98,6 +100,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["vingine.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "vingine.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI schema at /api/schema, Swagger UI at /api/docs; both open, like the spec they publish.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vingine API",
+    "DESCRIPTION": (
+        "Schedule workflows (cron or interval) for signed-in users, run them, read their runs. "
+        'Every error is {"detail": "<what is wrong and what to do>"}. Trailing slashes are optional.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["vingine.schema.paths_without_optional_slash"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "vingine.schema.path_parameter_schemas"],
+    "ENUM_NAME_OVERRIDES": {"RunStatus": "workflows.serializers.RUN_STATUSES", "Success": ["success"]},
 }
 
 # Requests above this are refused before any parsing (the input itself is capped at 64 KiB).
@@ -143,6 +166,18 @@ WORKFLOW_RUN_LOST_GRACE = 60
 # Hosts an http step may reach even when they resolve to a loopback or private address:
 # "host" (any port) or "host:port", comma-separated, e.g. "localhost:3000,video.internal".
 WORKFLOW_HTTP_ALLOWED_HOSTS = env_hosts("WORKFLOW_HTTP_ALLOWED_HOSTS")
+# Pages of the other lists (?limit=&offset=). A user's own jobs come back whole by default, as
+# clients of the original API expect; the operators' list of everyone's jobs is paged.
+LIST_PAGE_MAX = 1000
+ALL_JOBS_PAGE_DEFAULT = 100
+WORKFLOWS_PAGE_DEFAULT = 100
+
+# --- Metrics ---------------------------------------------------------------------------------
+
+# GET /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# The run metrics (counts by status, fire lag, durations, webhook failures) cover this many seconds.
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600, minimum=60)
 
 # --- Celery ----------------------------------------------------------------------------------
 

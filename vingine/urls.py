@@ -1,12 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import health
+from .metrics import metrics
+from .tokens import TokenObtainView, TokenRefreshView
 
 urlpatterns = [
     re_path(r"^health/?$", health),
-    re_path(r"^api/auth/token/?$", TokenObtainPairView.as_view()),
+    re_path(r"^metrics/?$", metrics),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^api/auth/token/?$", TokenObtainView.as_view()),
     re_path(r"^api/auth/token/refresh/?$", TokenRefreshView.as_view()),
     path("api/cron/", include("cronjobs.urls")),
     path("api/", include("workflows.urls")),

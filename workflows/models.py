@@ -85,6 +85,7 @@ class Run(models.Model):
             models.Index(fields=["job", "-created_at"], name="run_job_newest"),
             models.Index(fields=["owner", "-created_at"], name="run_owner_newest"),
             models.Index(fields=["status"], name="run_status"),
+            models.Index(fields=["created_at"], name="run_created"),  # /metrics reads a recent window
         ]
         constraints = [
             # A scheduled slot runs at most once, however many times it is fired.

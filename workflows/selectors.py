@@ -11,7 +11,7 @@ from .models import Run, Workflow
 
 
 def workflow_list(*, user: AbstractBaseUser) -> QuerySet[Workflow]:
-    return Workflow.objects.filter(owner=user).select_related("owner")
+    return Workflow.objects.filter(owner=user).select_related("owner").order_by("workflow_id")
 
 
 def workflow_get_for(

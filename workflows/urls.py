@@ -4,7 +4,7 @@ from .views import RunViewSet, WorkflowViewSet
 
 # Trailing slash optional on every route, as on /api/cron.
 urlpatterns = [
-    re_path(r"^workflows/?$", WorkflowViewSet.as_view({"get": "list", "post": "create"})),
+    re_path(r"^workflows/?$", WorkflowViewSet.as_view({"get": "list_mine", "post": "create"})),
     re_path(
         r"^workflows/(?P<workflow_id>[^/]+)/?$",
         WorkflowViewSet.as_view({"get": "retrieve", "delete": "destroy"}),

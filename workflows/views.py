@@ -1,17 +1,91 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from vingine.pagination import page_from
+from vingine.schema import error_responses, page_parameters
+
 from . import selectors, services
 from .models import Run
-from .serializers import RunInput, WorkflowInput
+from .serializers import RunInput, RunOne, WorkflowDeleted, WorkflowInput, WorkflowList, WorkflowOne, WorkflowSaved
+
+WORKFLOW_REQUEST = OpenApiExample(
+    "Template then echo",
+    request_only=True,
+    value={
+        "workflow_id": "video-automation-workflow",
+        "name": "Video",
+        "steps": [
+            {"type": "template", "template": "Video about {{input}}"},
+            {"type": "python", "callable": "echo"},
+        ],
+    },
+)
+
+
+def _workflow_errors(verb: str, *statuses: int) -> dict:
+    return error_responses(
+        *statuses,
+        examples={
+            403: [("Someone else's workflow", f"You don't have permission to {verb} this workflow")],
+            404: [("No such workflow", "Workflow video-automation-workflow not found")],
+            409: [
+                (
+                    "Used by a job",
+                    "Workflow video-automation-workflow is used by jobs daily-video-generation; "
+                    "delete or replace those jobs first",
+                )
+            ],
+        },
+    )
 
 
 class WorkflowViewSet(viewsets.ViewSet):
-    def list(self, request: Request) -> Response:
-        workflows = [w.to_dict() for w in selectors.workflow_list(user=request.user)]
-        return Response({"status": "success", "total_workflows": len(workflows), "workflows": workflows})
+    # Not named "list": drf-spectacular documents a "list" action as answering a bare array.
+    @extend_schema(
+        tags=["workflows"],
+        summary="List the caller's workflows",
+        operation_id="workflows_list",
+        parameters=page_parameters(default=settings.WORKFLOWS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX),
+        responses={200: WorkflowList, **error_responses(400, 401)},
+    )
+    def list_mine(self, request: Request) -> Response:
+        page = page_from(request, default=settings.WORKFLOWS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
+        workflows = selectors.workflow_list(user=request.user)
+        return Response(
+            {
+                "status": "success",
+                "total_workflows": workflows.count(),
+                "workflows": [w.to_dict() for w in page.of(workflows)],
+            }
+        )
 
+    @extend_schema(
+        tags=["workflows"],
+        summary="Create or replace a workflow",
+        operation_id="workflows_save",
+        request=WorkflowInput,
+        responses={
+            200: WorkflowSaved,
+            **error_responses(
+                400,
+                401,
+                403,
+                examples={
+                    400: [("Unknown step type", "steps[0]: unknown step type 'shell' (expected one of: ...)")],
+                    403: [
+                        (
+                            "Id taken",
+                            "Workflow id video-automation-workflow belongs to another user; choose another workflow_id",
+                        )
+                    ],
+                },
+            ),
+        },
+        examples=[WORKFLOW_REQUEST],
+    )
     def create(self, request: Request) -> Response:
         body = WorkflowInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -24,10 +98,23 @@ class WorkflowViewSet(viewsets.ViewSet):
             }
         )
 
+    @extend_schema(
+        tags=["workflows"],
+        summary="Get one workflow",
+        operation_id="workflows_get",
+        responses={200: WorkflowOne, **_workflow_errors("access", 401, 403, 404)},
+    )
     def retrieve(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id)
         return Response({"status": "success", "workflow": workflow.to_dict()})
 
+    @extend_schema(
+        tags=["workflows"],
+        summary="Delete a workflow (refused while a job uses it)",
+        operation_id="workflows_delete",
+        request=None,
+        responses={200: WorkflowDeleted, **_workflow_errors("delete", 401, 403, 404, 409)},
+    )
     def destroy(self, request: Request, workflow_id: str) -> Response:
         services.workflow_delete(user=request.user, workflow_id=workflow_id)
         return Response(
@@ -38,6 +125,13 @@ class WorkflowViewSet(viewsets.ViewSet):
             }
         )
 
+    @extend_schema(
+        tags=["runs"],
+        summary="Run a workflow now",
+        operation_id="workflows_run",
+        request=RunInput,
+        responses={200: RunOne, **_workflow_errors("run", 400, 401, 403, 404), **error_responses(503)},
+    )
     def run(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id, action="run")
         body = RunInput(data=request.data)
@@ -52,6 +146,23 @@ class WorkflowViewSet(viewsets.ViewSet):
 
 
 class RunViewSet(viewsets.ViewSet):
+    @extend_schema(
+        tags=["runs"],
+        summary="Get one run",
+        operation_id="runs_get",
+        responses={
+            200: RunOne,
+            **error_responses(
+                401,
+                403,
+                404,
+                examples={
+                    403: [("Someone else's run", "You don't have permission to access this run")],
+                    404: [("No such run", "Run 6f1c1f9e-3c2a-4d0e-9a51-2f7c0d1b8e11 not found")],
+                },
+            ),
+        },
+    )
     def retrieve(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for(user=request.user, run_id=run_id)
         return Response({"status": "success", "run": run.to_dict()})

@@ -11,6 +11,7 @@ earlier test finds nothing to run.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from vingine import heartbeat
 from vingine.celery import app
 
 CELERY = Path(sys.executable).parent / "celery"  # the celery of this environment
+GUNICORN = Path(sys.executable).parent / "gunicorn"
 START_TIMEOUT = 30.0  # seconds for a process to become ready
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL_LINES = 300
@@ -40,6 +42,7 @@ REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 class CeleryProcess:
     """One ``celery -A vingine ...`` subprocess, its output kept in a log file."""
 
+    program = (str(CELERY), "-A", "vingine")
     started: list["CeleryProcess"] = []  # every process of the session, for the failure report
 
     def __init__(self, name: str, args: list[str], *, env: dict[str, str], log_path: Path):
@@ -52,7 +55,7 @@ class CeleryProcess:
     def start(self) -> "CeleryProcess":
         with open(self.log_path, "wb") as log:
             self.popen = subprocess.Popen(
-                [str(CELERY), "-A", "vingine", *self.args],
+                [*self.program, *self.args],
                 cwd=settings.BASE_DIR,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -109,6 +112,23 @@ def child_pids(pid: int) -> list[int]:
         if ppid == pid:
             children.append(int(entry))
     return children
+
+
+class WebProcess(CeleryProcess):
+    """``gunicorn vingine.wsgi`` on a port the system picks, so parallel sessions never collide."""
+
+    program = (str(GUNICORN), "vingine.wsgi")
+    url: str | None = None  # set by the ``web`` fixture once gunicorn listens
+
+    def __init__(self, *, env: dict[str, str], log_path: Path):
+        super().__init__(
+            "web", ["--bind", "127.0.0.1:0", "--workers", "2", "--access-logfile", "-"], env=env, log_path=log_path
+        )
+
+    def base_url(self) -> str | None:
+        """``http://127.0.0.1:<port>`` once gunicorn says where it listens."""
+        match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", self.log_text())
+        return match.group(1) if match else None
 
 
 def wait_until(
@@ -284,3 +304,15 @@ def beat(start_beat) -> CeleryProcess:
         watch=(process,),
     )
     return process
+
+
+@pytest.fixture(scope="module")
+def web(celery_env, tmp_path_factory) -> Iterator[WebProcess]:
+    """The API served by gunicorn from the test database; its base URL is ``web.url``."""
+    process = WebProcess(env=celery_env, log_path=tmp_path_factory.mktemp("web") / "web.log")
+    try:
+        process.start()
+        process.url = wait_until(process.base_url, timeout=START_TIMEOUT, what="gunicorn to listen", watch=(process,))
+        yield process
+    finally:
+        process.stop()

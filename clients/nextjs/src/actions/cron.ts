@@ -1,0 +1,123 @@
+'use server'
+// Server actions for the vingine API: the spec's app/actions/cron.ts, covering every endpoint.
+// Each one reads the signed-in user's token on the server (see ../session.ts), calls the API and
+// answers { success: true, data } or { success: false, error } (the API's detail), so the token
+// never reaches the browser. Next.js runs this file as a server module ('use server'); it imports
+// nothing from next, so it runs (and is tested) on plain Node as well.
+import {
+  createVingineClient,
+  VingineError,
+  type CronJobRequest,
+  type IntervalJobRequest,
+  type Page,
+  type PreviewRequest,
+  type RunRequest,
+  type VingineClient,
+  type WorkflowRequest,
+} from '../client.js'
+import { getSession, type Session } from '../session.js'
+
+export type ActionResult<T> = { success: true; data: T } | { success: false; error: string; status?: number }
+
+/** The parameters of the spec's createCronJob: the body of POST /api/cron/jobs/cron. */
+export type CronJobParams = CronJobRequest
+export type IntervalJobParams = IntervalJobRequest
+
+function apiUrl(): string {
+  return process.env.VINGINE_API_URL || process.env.NEXT_PUBLIC_API_URL || 'http://localhost:8000'
+}
+
+async function withClient<T>(call: (client: VingineClient, session: Session) => Promise<T>): Promise<ActionResult<T>> {
+  try {
+    const session = await getSession()
+    if (!session) return { success: false, error: 'Not authenticated' }
+    const client = createVingineClient({ baseUrl: apiUrl(), token: session.accessToken })
+    return { success: true, data: await call(client, session) }
+  } catch (error) {
+    if (error instanceof VingineError) return { success: false, error: error.detail, status: error.status }
+    return { success: false, error: error instanceof Error ? error.message : 'Unknown error' }
+  }
+}
+
+/** As in the spec: a user_id other than the signed-in user's is refused before the API is called. */
+function checkOwnUser(params: { user_id?: string }, session: Session): void {
+  if (params.user_id !== undefined && params.user_id !== session.userId) throw new Error('Unauthorized')
+}
+
+// --- jobs ---
+
+export async function createCronJob(params: CronJobParams) {
+  return withClient((client, session) => {
+    checkOwnUser(params, session)
+    return client.createCronJob(params)
+  })
+}
+
+export async function createIntervalJob(params: IntervalJobParams) {
+  return withClient((client, session) => {
+    checkOwnUser(params, session)
+    return client.createIntervalJob(params)
+  })
+}
+
+export async function listCronJobs(page: Page = {}) {
+  return withClient((client) => client.listJobs(page))
+}
+
+export async function listAllCronJobs(page: Page = {}) {
+  return withClient((client) => client.listAllJobs(page))
+}
+
+export async function getCronJob(job_id: string) {
+  return withClient((client) => client.getJob(job_id))
+}
+
+export async function triggerCronJob(job_id: string) {
+  return withClient((client) => client.triggerJob(job_id))
+}
+
+export async function pauseCronJob(job_id: string) {
+  return withClient((client) => client.pauseJob(job_id))
+}
+
+export async function resumeCronJob(job_id: string) {
+  return withClient((client) => client.resumeJob(job_id))
+}
+
+export async function deleteCronJob(job_id: string) {
+  return withClient((client) => client.deleteJob(job_id))
+}
+
+export async function listCronJobRuns(job_id: string, page: Page = {}) {
+  return withClient((client) => client.listJobRuns(job_id, page))
+}
+
+export async function previewSchedule(params: PreviewRequest) {
+  return withClient((client) => client.previewSchedule(params))
+}
+
+// --- workflows and runs ---
+
+export async function saveWorkflow(params: WorkflowRequest) {
+  return withClient((client) => client.saveWorkflow(params))
+}
+
+export async function listWorkflows(page: Page = {}) {
+  return withClient((client) => client.listWorkflows(page))
+}
+
+export async function getWorkflow(workflow_id: string) {
+  return withClient((client) => client.getWorkflow(workflow_id))
+}
+
+export async function deleteWorkflow(workflow_id: string) {
+  return withClient((client) => client.deleteWorkflow(workflow_id))
+}
+
+export async function runWorkflow(workflow_id: string, params: RunRequest = {}) {
+  return withClient((client) => client.runWorkflow(workflow_id, params))
+}
+
+export async function getRun(run_id: string) {
+  return withClient((client) => client.getRun(run_id))
+}

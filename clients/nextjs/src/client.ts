@@ -1,0 +1,119 @@
+// Typed functions for every endpoint of the vingine API. The types come from src/schema.ts, which
+// is generated from the API's OpenAPI schema (npm run generate): a change in the API that breaks
+// a caller breaks the build here first.
+import createFetchClient from 'openapi-fetch'
+import type { components, paths } from './schema.js'
+
+type Schemas = components['schemas']
+export type Job = Schemas['Job']
+export type Run = Schemas['Run']
+export type Workflow = Schemas['Workflow']
+export type ApiError = Schemas['Error']
+export type CronJobRequest = Schemas['CronJobInputRequest']
+export type IntervalJobRequest = Schemas['IntervalJobInputRequest']
+export type PreviewRequest = Schemas['PreviewInputRequest']
+export type WorkflowRequest = Schemas['WorkflowInputRequest']
+export type RunRequest = Schemas['RunInputRequest']
+export type Credentials = Schemas['TokenObtainPairRequest']
+export type JobSaved = Schemas['JobSaved']
+export type JobList = Schemas['JobList']
+export type AllJobList = Schemas['AllJobList']
+export type JobOne = Schemas['JobOne']
+export type JobDone = Schemas['JobDone']
+export type JobTriggered = Schemas['JobTriggered']
+export type JobRunList = Schemas['JobRunList']
+export type Preview = Schemas['Preview']
+export type WorkflowSaved = Schemas['WorkflowSaved']
+export type WorkflowList = Schemas['WorkflowList']
+export type WorkflowOne = Schemas['WorkflowOne']
+export type WorkflowDeleted = Schemas['WorkflowDeleted']
+export type RunOne = Schemas['RunOne']
+export type TokenPair = Schemas['TokenPair']
+export type AccessOnly = Schemas['AccessOnly']
+
+/** `limit` and `offset` of the list endpoints; the totals in their answers count every item. */
+export interface Page {
+  limit?: number
+  offset?: number
+}
+
+/** The bearer token: a string, or a function asked before every request (e.g. from the session). */
+export type TokenSource = string | undefined | (() => string | undefined | Promise<string | undefined>)
+
+export interface ClientOptions {
+  /** Where the API is, e.g. `http://localhost:8000`. */
+  baseUrl: string
+  token?: TokenSource
+  fetch?: typeof globalThis.fetch
+}
+
+/** A 4xx/5xx answer: `detail` is the API's `{"detail": ...}`, meant to be shown to a person. */
+export class VingineError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
+    super(detail)
+    this.name = 'VingineError'
+  }
+}
+
+function detailOf(error: unknown, response: Response): string {
+  if (error && typeof error === 'object' && typeof (error as ApiError).detail === 'string') {
+    return (error as ApiError).detail
+  }
+  return `${response.status} ${response.statusText}`.trim()
+}
+
+export function createVingineClient(options: ClientOptions) {
+  const api = createFetchClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), fetch: options.fetch })
+  api.use({
+    async onRequest({ request }) {
+      const token = typeof options.token === 'function' ? await options.token() : options.token
+      if (token) request.headers.set('Authorization', `Bearer ${token}`)
+      return request
+    },
+  })
+
+  async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+    const { data, error, response } = await call
+    if (response.ok && data !== undefined) return data
+    throw new VingineError(response.status, detailOf(error, response))
+  }
+  const job = (job_id: string) => ({ params: { path: { job_id } } })
+  const workflow = (workflow_id: string) => ({ params: { path: { workflow_id } } })
+
+  return {
+    // --- auth ---
+    obtainToken: (body: Credentials) => unwrap(api.POST('/api/auth/token', { body })),
+    refreshToken: (refresh: string) => unwrap(api.POST('/api/auth/token/refresh', { body: { refresh } })),
+
+    // --- jobs ---
+    createCronJob: (body: CronJobRequest) => unwrap(api.POST('/api/cron/jobs/cron', { body })),
+    createIntervalJob: (body: IntervalJobRequest) => unwrap(api.POST('/api/cron/jobs/interval', { body })),
+    listJobs: (page: Page = {}) => unwrap(api.GET('/api/cron/jobs', { params: { query: page } })),
+    /** Operators (staff) only: every user's jobs. */
+    listAllJobs: (page: Page = {}) => unwrap(api.GET('/api/cron/jobs/all', { params: { query: page } })),
+    getJob: (job_id: string) => unwrap(api.GET('/api/cron/jobs/{job_id}', job(job_id))),
+    deleteJob: (job_id: string) => unwrap(api.DELETE('/api/cron/jobs/{job_id}', job(job_id))),
+    triggerJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/trigger', job(job_id))),
+    pauseJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/pause', job(job_id))),
+    resumeJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/resume', job(job_id))),
+    listJobRuns: (job_id: string, page: Page = {}) =>
+      unwrap(api.GET('/api/cron/jobs/{job_id}/runs', { params: { path: { job_id }, query: page } })),
+    /** The next fire times and a description of a schedule, without saving anything. */
+    previewSchedule: (body: PreviewRequest) => unwrap(api.POST('/api/cron/preview', { body })),
+
+    // --- workflows and runs ---
+    saveWorkflow: (body: WorkflowRequest) => unwrap(api.POST('/api/workflows', { body })),
+    listWorkflows: (page: Page = {}) => unwrap(api.GET('/api/workflows', { params: { query: page } })),
+    getWorkflow: (workflow_id: string) => unwrap(api.GET('/api/workflows/{workflow_id}', workflow(workflow_id))),
+    deleteWorkflow: (workflow_id: string) =>
+      unwrap(api.DELETE('/api/workflows/{workflow_id}', workflow(workflow_id))),
+    runWorkflow: (workflow_id: string, body: RunRequest = {}) =>
+      unwrap(api.POST('/api/workflows/{workflow_id}/run', { ...workflow(workflow_id), body })),
+    getRun: (run_id: string) => unwrap(api.GET('/api/runs/{run_id}', { params: { path: { run_id } } })),
+  }
+}
+
+export type VingineClient = ReturnType<typeof createVingineClient>

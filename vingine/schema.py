@@ -1,0 +1,107 @@
+"""OpenAPI pieces shared by every app: the error body, documented error responses, bearer auth.
+
+The schema is generated from the views (drf-spectacular, served at /api/schema); what lives here
+keeps the description of errors and authentication in one place, as ``errors.py`` keeps their shape.
+"""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
+from rest_framework import serializers
+
+from .fields import IdField
+from .pagination import MAX_OFFSET
+
+# JSON Schema patterns are ECMA-262 regexes: "$" instead of Python's "\Z".
+ID_SCHEMA_PATTERN = r"^(?!\.{1,2}$)[A-Za-z0-9._:-]{1,200}$"
+ID_SCHEMA = {"type": "string", "pattern": ID_SCHEMA_PATTERN, "minLength": 1, "maxLength": 200}
+extend_schema_field(ID_SCHEMA)(IdField)
+# In a path, a job id is also none of the words /api/cron/jobs/<word> routes elsewhere.
+JOB_ID_PATH_SCHEMA = {**ID_SCHEMA, "pattern": r"^(?!(\.{1,2}|all|cron|interval)$)[A-Za-z0-9._:-]{1,200}$"}
+PATH_PARAMETERS = {
+    "job_id": JOB_ID_PATH_SCHEMA,
+    "workflow_id": ID_SCHEMA,
+    "run_id": {"type": "string", "format": "uuid"},
+}
+
+
+class Error(serializers.Serializer):
+    detail = serializers.CharField(help_text="What is wrong and what to do about it.")
+
+
+# Why each status happens; endpoints pick theirs and may add examples with the texts they send.
+ERROR_MEANING = {
+    400: "Invalid input: the body, a query parameter or the schedule; nothing was changed.",
+    401: "Missing, expired or invalid bearer token.",
+    403: "The resource belongs to another user, or the action needs an operator (staff).",
+    404: "No such resource.",
+    409: "Refused because of the current state; nothing was changed.",
+    503: "The task queue (Redis) is unreachable; the run was recorded as failed.",
+}
+UNAUTHENTICATED = OpenApiExample(
+    "No token", value={"detail": "Authentication credentials were not provided."}, status_codes=["401"]
+)
+
+
+def error_responses(*statuses: int, examples: dict[int, list[tuple[str, str]]] | None = None) -> dict:
+    """``{status: OpenApiResponse(Error)}`` for ``extend_schema(responses=...)``.
+
+    ``examples`` maps a status to (title, detail text) pairs shown in the docs.
+    """
+    examples = examples or {}
+    responses = {}
+    for status in statuses:
+        shown = [
+            OpenApiExample(title, value={"detail": detail}, status_codes=[str(status)])
+            for title, detail in examples.get(status, ())
+        ]
+        if status == 401 and not shown:
+            shown = [UNAUTHENTICATED]
+        responses[status] = OpenApiResponse(Error, description=ERROR_MEANING[status], examples=shown)
+    return responses
+
+
+def page_parameters(*, default: int, maximum: int) -> list[OpenApiParameter]:
+    """``limit`` and ``offset`` as ``vingine.pagination.page_from`` reads them."""
+    return [
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": maximum},
+            description=f"How many items to return (1-{maximum}); default {default}.",
+        ),
+        OpenApiParameter(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+            description="How many items to skip first; default 0.",
+        ),
+    ]
+
+
+class BearerJWT(OpenApiAuthenticationExtension):
+    target_class = "vingine.auth.JWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        scheme = build_bearer_security_scheme_object(
+            header_name="AUTHORIZATION", token_prefix="Bearer", bearer_format="JWT"
+        )
+        scheme["description"] = (
+            "An access token from POST /api/auth/token, or an HS256 token of an identity provider sharing "
+            "JWT_SECRET (Supabase: sub = user id, aud = authenticated)."
+        )
+        return scheme
+
+
+def paths_without_optional_slash(endpoints: list) -> list:
+    """Every route takes an optional trailing slash (``/?$``); the schema names the form without it."""
+    return [(path.rstrip("/") or "/", regex, method, callback) for path, regex, method, callback in endpoints]
+
+
+def path_parameter_schemas(result: dict, generator, request, public) -> dict:
+    """The routes match any path segment (``[^/]+``); the schema says which ids can exist."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
+                    parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
+    return result
