@@ -60,6 +60,8 @@ class CronJobViewSet(viewsets.ViewSet):
             user_id=data.get("user_id"),
             input_text=data["input"],
             spec=spec,
+            misfire_grace_seconds=data["misfire_grace_seconds"],
+            overlap=data["overlap"],
         )
 
     def retrieve(self, request: Request, job_id: str) -> Response:

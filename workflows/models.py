@@ -73,6 +73,10 @@ class Run(models.Model):
     # Why a run was skipped or failed without running its steps to the end, as a short machine
     # word the app can switch on (the human text is in ``error``).
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    # When the run's execute_run message was handed to the broker. A queued run committed without
+    # it (the publisher died or the broker was down right after the commit) is published again by
+    # the scheduler's sweeper; execute_run claims the row first, so a second message is harmless.
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -80,6 +84,11 @@ class Run(models.Model):
             models.Index(fields=["job", "-created_at"], name="run_job_newest"),
             models.Index(fields=["owner", "-created_at"], name="run_owner_newest"),
             models.Index(fields=["status"], name="run_status"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="queued", published_at__isnull=True),
+                name="run_unpublished",
+            ),
         ]
         constraints = [
             # A scheduled slot runs at most once, however many times it is fired.

@@ -83,6 +83,7 @@ def _publish(run: Run) -> None:
 
     try:
         execute_run.delay(str(run.id))
+        Run.objects.filter(id=run.id).update(published_at=timezone.now())
     except OperationalError as exc:
         # The row is committed but no worker will ever hear of it: say so in the run instead of
         # leaving it queued for ever, and tell the caller to retry.
@@ -94,6 +95,23 @@ def _publish(run: Run) -> None:
             status=run.status, finished_at=run.finished_at, error=run.error, reason=run.reason
         )
         raise QueueUnavailable("The task queue is unreachable; the run was recorded as failed. Try again shortly.")
+
+
+def runs_publish(run_ids: list[uuid.UUID]) -> None:
+    """Hand committed, queued runs to the workers over one broker connection, then mark them published.
+
+    Raises the broker's error when it is unreachable: the runs stay unpublished and the
+    scheduler's sweeper publishes them again later. A run published twice (a failure after some
+    messages went out) still runs once: run_execute claims it first.
+    """
+    from .tasks import execute_run  # tasks import services; import here to avoid a cycle
+
+    if not run_ids:
+        return
+    with execute_run.app.producer_or_acquire() as producer:
+        for run_id in run_ids:
+            execute_run.apply_async((str(run_id),), producer=producer)
+    Run.objects.filter(id__in=run_ids, published_at__isnull=True).update(published_at=timezone.now())
 
 
 def _jsonable(value: Any) -> Any:
