@@ -143,8 +143,27 @@ def fire_due_jobs(now: datetime, *, batch: int = CLAIM_BATCH) -> tuple[int, list
         # A conflict would mean the slot already has a run (written by the stock scheduler's
         # fire_job before a switch): that run stands, and this one is dropped.
         Run.objects.bulk_create(runs, ignore_conflicts=True)
-        CronJob.objects.bulk_update(jobs, ["next_fire_at"])
+        save_next_fire_at(jobs)
     return len(jobs), [run.id for run in runs if run.status == Run.Status.QUEUED]
+
+
+def save_next_fire_at(jobs: list[CronJob]) -> None:
+    """Write the jobs' next_fire_at in one statement. Django's bulk_update builds a CASE expression
+    whose cost grows with the batch (about 2 ms per row at 500 rows)."""
+    if not jobs:
+        return
+    table = CronJob._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            rows = ", ".join(["(%s, %s::timestamptz)"] * len(jobs))
+            cursor.execute(
+                f"UPDATE {table} AS job SET next_fire_at = v.at FROM (VALUES {rows}) AS v(id, at) WHERE job.id = v.id",
+                [value for job in jobs for value in (job.pk, job.next_fire_at)],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET next_fire_at = %s WHERE id = %s", [(job.next_fire_at, job.pk) for job in jobs]
+            )
 
 
 def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
