@@ -217,7 +217,8 @@ class JobScheduler(Scheduler):
 
     def _tick_jobs(self) -> float:
         """Fire every due job; return the seconds until the next one is due (at most max_interval)."""
-        close_old_connections()  # drop a connection the database closed, or one past its max age
+        if not connection.in_atomic_block:  # (only a caller's test transaction would be open here)
+            close_old_connections()  # drop a connection the database closed, or one past its max age
         try:
             while True:
                 claimed, run_ids = fire_due_jobs(timezone.now())
@@ -232,7 +233,8 @@ class JobScheduler(Scheduler):
             # Database down: keep beat alive and retry. The slots passing meanwhile stay due (their
             # next_fire_at is not advanced) and are recorded as missed or run once it is back.
             logger.error("beat could not reach the database: %r", exc)
-            connection.close()
+            if not connection.in_atomic_block:
+                connection.close()
             return self.max_interval
         if nearest is None:
             return self.max_interval

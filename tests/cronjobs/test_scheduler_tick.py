@@ -5,14 +5,13 @@ import time
 from datetime import timedelta
 
 import pytest
-
 from django.utils import timezone
 
 from cronjobs import services
 from cronjobs.models import CronJob
 from cronjobs.scheduler import JobScheduler
-from workflows.models import Run
 from vingine.celery import app
+from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
 
