@@ -7,7 +7,12 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test test-fast lint format clean
+# make bench seeds its own database and Redis db (never the test ones); it is not part of make test.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/4
+BENCH_ARGS ?=
+
+.PHONY: install run test test-fast bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +30,9 @@ test: install
 
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not e2e"
+
+bench: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -58,7 +58,6 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 from cronjobs import schedules, services  # noqa: E402
 from cronjobs.models import CronJob  # noqa: E402
-from cronjobs.scheduler import save_next_fire_at  # noqa: E402
 from vingine.celery import app  # noqa: E402
 from workflows.models import Run, Workflow  # noqa: E402
 
@@ -129,30 +128,35 @@ def seed(n: int, burst: int) -> None:
 
 
 def restart_schedules() -> None:
-    """Every job's next slot counted from now, as a fresh start of either scheduler would see it."""
+    """Every job's next slot counted from now, as a fresh start of either scheduler would see it.
+
+    Cron jobs share a few (expression, zone) pairs, so their next slot is computed once per pair;
+    interval slots are plain arithmetic, done by the database.
+    """
     now = timezone.now()
-    tasks, jobs = [], []
-    for job in CronJob.objects.filter(job_id__startswith="bench-").select_related("periodic_task"):
-        job.paused = False
-        job.next_fire_at = job.next_fire_after(now)
-        task = job.periodic_task
-        task.enabled = True
-        if job.schedule_type == "interval":
-            every = timedelta(seconds=job.interval_seconds)
-            task.last_run_at = job.anchor + every * max(0, (now - job.anchor) // every)
-        else:
-            task.last_run_at = now
-        jobs.append(job)
-        tasks.append(task)
-    with connection.cursor() as cursor:  # bulk_update's CASE expressions take minutes at this size
-        cursor.executemany(
-            "UPDATE django_celery_beat_periodictask SET enabled = true, last_run_at = %s WHERE id = %s",
-            [(task.last_run_at, task.pk) for task in tasks],
-        )
-    CronJob.objects.filter(job_id__startswith="bench-").update(paused=False)
-    for start in range(0, len(jobs), 5000):
-        save_next_fire_at(jobs[start : start + 5000])
     CronJob.objects.filter(job_id__startswith="new-").delete()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE cronjobs_cronjob SET paused = false")
+        pairs = CronJob.objects.filter(schedule_type="cron").values_list("cron_expression", "timezone").distinct()
+        for expression, zone in pairs:
+            after = next(schedules.cron_times(expression, schedules.parse_timezone(zone), now))
+            cursor.execute(
+                "UPDATE cronjobs_cronjob SET next_fire_at = %s WHERE cron_expression = %s AND timezone = %s",
+                [after, expression, zone],
+            )
+        slots_passed = "floor(extract(epoch from (%s - anchor)) / interval_seconds)"
+        cursor.execute(
+            f"UPDATE cronjobs_cronjob SET next_fire_at = anchor + interval_seconds * ({slots_passed} + 1)"
+            " * interval '1 second' WHERE schedule_type = 'interval'",
+            [now],
+        )
+        # The stock scheduler counts from last_run_at: the latest slot at or before now.
+        cursor.execute(
+            "UPDATE django_celery_beat_periodictask AS task SET enabled = true, last_run_at = CASE"
+            f" WHEN job.schedule_type = 'cron' THEN %s ELSE job.anchor + job.interval_seconds * {slots_passed}"
+            " * interval '1 second' END FROM cronjobs_cronjob AS job WHERE job.periodic_task_id = task.id",
+            [now, now],
+        )
     PeriodicTasks.update_changed()
 
 
@@ -194,6 +198,7 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
     started = time.monotonic()
     scheduler = Measured(app=app)
     report["load"] = time.monotonic() - started
+    rss_mb = {"loaded": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
     def timed_tick() -> tuple[float, float, int]:
         before = len(published)
@@ -222,6 +227,7 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
         if sum(costs) > PHASE_LIMIT:
             break
     report["change"] = statistics.median(costs)
+    rss_mb["changed"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     # The run: changes go on (from the parent), a new job is created 2 s before its first slot.
     print("LOOP", flush=True)
@@ -244,6 +250,7 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
     report["ticks"] = ticks
     report["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{scheduler_path}: peak RSS {rss_mb} MB, then {report['rss_mb']:.0f} MB", flush=True)
     report["published"] = published
     print("RESULT " + json.dumps(report), flush=True)
     os._exit(0)  # no shutdown work counted, none left running
