@@ -202,7 +202,8 @@ class JobScheduler(Scheduler):
     def tick(self, *args, **kwargs) -> float:
         self._heartbeat()
         static_delay = super().tick(*args, **kwargs)  # CELERY_BEAT_SCHEDULE, as celery runs it
-        return min(static_delay, self._tick_jobs())
+        # Celery's own tick can answer a negative delay for an entry already late; beat treats it as 0.
+        return max(0.0, min(static_delay, self._tick_jobs()))
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

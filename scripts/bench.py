@@ -133,29 +133,34 @@ def restart_schedules() -> None:
     Cron jobs share a few (expression, zone) pairs, so their next slot is computed once per pair;
     interval slots are plain arithmetic, done by the database.
     """
-    now = timezone.now()
     CronJob.objects.filter(job_id__startswith="new-").delete()
+    slots_passed = "floor(extract(epoch from (%s - anchor)) / interval_seconds)"
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE cronjobs_cronjob SET paused = false")
-        pairs = CronJob.objects.filter(schedule_type="cron").values_list("cron_expression", "timezone").distinct()
-        for expression, zone in pairs:
-            after = next(schedules.cron_times(expression, schedules.parse_timezone(zone), now))
-            cursor.execute(
-                "UPDATE cronjobs_cronjob SET next_fire_at = %s WHERE cron_expression = %s AND timezone = %s",
-                [after, expression, zone],
-            )
-        slots_passed = "floor(extract(epoch from (%s - anchor)) / interval_seconds)"
-        cursor.execute(
-            f"UPDATE cronjobs_cronjob SET next_fire_at = anchor + interval_seconds * ({slots_passed} + 1)"
-            " * interval '1 second' WHERE schedule_type = 'interval'",
-            [now],
-        )
+        now = timezone.now()
         # The stock scheduler counts from last_run_at: the latest slot at or before now.
         cursor.execute(
             "UPDATE django_celery_beat_periodictask AS task SET enabled = true, last_run_at = CASE"
             f" WHEN job.schedule_type = 'cron' THEN %s ELSE job.anchor + job.interval_seconds * {slots_passed}"
             " * interval '1 second' END FROM cronjobs_cronjob AS job WHERE job.periodic_task_id = task.id",
             [now, now],
+        )
+        cursor.execute("UPDATE cronjobs_cronjob SET paused = false WHERE paused")
+        now = timezone.now()  # again: the statement above takes a while on 100,000 rows
+        pairs = CronJob.objects.filter(schedule_type="cron").values_list("cron_expression", "timezone").distinct()
+        nexts = [
+            (expression, zone, next(schedules.cron_times(expression, schedules.parse_timezone(zone), now)))
+            for expression, zone in pairs
+        ]
+        rows = ", ".join(["(%s, %s, %s::timestamptz)"] * len(nexts))
+        cursor.execute(
+            f"UPDATE cronjobs_cronjob AS job SET next_fire_at = v.at FROM (VALUES {rows}) AS v(expression, zone, at)"
+            " WHERE job.cron_expression = v.expression AND job.timezone = v.zone",
+            [value for row in nexts for value in row],
+        )
+        cursor.execute(
+            f"UPDATE cronjobs_cronjob SET next_fire_at = anchor + interval_seconds * ({slots_passed} + 1)"
+            " * interval '1 second' WHERE schedule_type = 'interval'",
+            [now],
         )
     PeriodicTasks.update_changed()
 
@@ -317,7 +322,7 @@ def lags(result: dict, burst_n: int) -> dict:
     """publish − slot for each fire; the stock scheduler's slot is the one fire_job would record."""
     published = result["published"]
     burst_ids = {f"bench-{i:06d}" for i in range(0, 2 * burst_n, 2)}
-    all_lags, burst, new_job = [], [], None
+    all_lags, burst, steady, new_job = [], [], [], None
     new = result["new_job"]
     if result["scheduler"] == OURS:
         runs = {
@@ -330,19 +335,17 @@ def lags(result: dict, burst_n: int) -> dict:
             slot, job_id = runs[run_id]
             lag = at - slot.timestamp()
             all_lags.append(lag)
-            if job_id in burst_ids:
-                burst.append(lag)
+            (burst if job_id in burst_ids else steady).append(lag)
             if job_id == new["job_id"] and slot.timestamp() == new["first_slot"]:
                 new_job = lag
     else:
         for at, job_id, slot in published:
             lag = at - slot
             all_lags.append(lag)
-            if job_id in burst_ids:
-                burst.append(lag)
+            (burst if job_id in burst_ids else steady).append(lag)
             if job_id == new["job_id"] and abs(slot - new["first_slot"]) < 0.5:
                 new_job = lag
-    return {"all": sorted(all_lags), "burst": sorted(burst), "new_job": new_job}
+    return {"all": sorted(all_lags), "burst": sorted(burst), "steady": sorted(steady), "new_job": new_job}
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -388,8 +391,10 @@ def main() -> None:
         ("idle tick", "idle_tick", "s"),
         ("one change (next tick)", "change", "s"),
         ("new job: publish − first slot", "new", "s"),
-        ("fire lag p50", "p50", "s"),
-        ("fire lag p99", "p99", "s"),
+        ("fire lag p50, all fires", "p50", "s"),
+        ("fire lag p99, all fires", "p99", "s"),
+        ("fire lag p50, fires outside the burst", "steady50", "s"),
+        ("fire lag p99, fires outside the burst", "steady99", "s"),
         (f"burst of {burst_n:,} due same second: p50", "burst50", "s"),
         ("burst: p99", "burst99", "s"),
         ("burst: last published", "burstmax", "s"),
@@ -405,6 +410,8 @@ def main() -> None:
             "new": s["new_job"],
             "p50": pct(s["all"], 0.50),
             "p99": pct(s["all"], 0.99),
+            "steady50": pct(s["steady"], 0.50),
+            "steady99": pct(s["steady"], 0.99),
             "burst50": pct(s["burst"], 0.50),
             "burst99": pct(s["burst"], 0.99),
             "burstmax": s["burst"][-1] if s["burst"] else None,
