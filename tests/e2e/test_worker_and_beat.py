@@ -56,7 +56,7 @@ def test_it_runs_a_one_second_interval_job(transactional_db, worker, beat, alice
         assert run.scheduled_for <= run.started_at <= run.finished_at
     assert len({run.scheduled_for for run in runs}) == len(runs)
     # Each run belongs to a slot of the job's grid (created + k * 1 s), and no slot between the
-    # first and the last was lost: beat's fire time, not the worker's clock, decides the slot.
+    # first and the last was lost: the scheduler, not the worker's clock, decides the slot.
     job.refresh_from_db()
     offsets = sorted((run.scheduled_for - job.anchor).total_seconds() for run in runs)
     assert all(offset >= 1 and offset == int(offset) for offset in offsets), offsets
