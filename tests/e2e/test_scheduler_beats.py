@@ -18,6 +18,7 @@ import redis
 from django.conf import settings
 
 from cronjobs import services as cron
+from cronjobs.models import CronJob
 from cronjobs.scheduler import SWEEP_AFTER
 from workflows.models import Run
 
@@ -54,6 +55,21 @@ def make_jobs(owner, workflow, count: int) -> list:
     ]
 
 
+def stop_firing_and_drain(jobs, beats) -> None:
+    """Pause the jobs (what a pause writes), then wait until every queued run has been published:
+    a beat stopped right after a commit leaves its last runs to the sweeper."""
+    CronJob.objects.filter(pk__in=[job.pk for job in jobs]).update(paused=True, next_fire_at=None)
+    wait_until(
+        lambda: not Run.objects.filter(job__in=jobs, status=Run.Status.QUEUED, published_at__isnull=True).exists(),
+        timeout=SWEEP_AFTER.total_seconds() + 30,
+        what="every queued run to be published",
+        watch=beats,
+        interval=0.5,
+    )
+    for beat in beats:
+        beat.stop()
+
+
 def assert_each_slot_recorded_once(jobs) -> int:
     """Every job has one run per slot from its first slot to its last, none missing; returns the count."""
     total = 0
@@ -88,8 +104,7 @@ def test_two_beats_fire_each_slot_once(transactional_db, start_beat, alice, work
     jobs = make_jobs(alice, workflow, 10)
 
     time.sleep(25)
-    first.stop()
-    second.stop()
+    stop_firing_and_drain(jobs, (first, second))
 
     total = assert_each_slot_recorded_once(jobs)
     assert total >= 10 * 15, total  # both beats stalled for ten seconds would show here
@@ -116,15 +131,9 @@ def test_a_beat_killed_mid_batch_loses_and_repeats_no_slot(
     beat.popen.wait()
     killed_at = time.monotonic()
     restarted = start_beat()
-    # Past the sweeper's delay, so a run committed but not published by the killed beat goes out.
-    wait_until(
-        lambda: time.monotonic() - killed_at > SWEEP_AFTER.total_seconds() + 8,
-        timeout=60,
-        what="the sweeper's delay",
-        watch=(restarted,),
-        interval=1,
-    )
-    restarted.stop()
+    wait_until(lambda: time.monotonic() - killed_at > 5, timeout=10, what="a few seconds", watch=(restarted,))
+    # Runs the killed beat committed but had not published are the sweeper's to publish.
+    stop_firing_and_drain(jobs, (restarted,))
 
     assert_each_slot_recorded_once(jobs)
     assert_every_queued_run_published_once(jobs, queue)
