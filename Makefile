@@ -9,7 +9,12 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # The TypeScript client's live stack gets a database of its own next to the suite's.
 CLIENT_DATABASE_URL ?= $(TEST_DATABASE_URL)_client
 
-.PHONY: install run test test-fast test-client lint format clean
+# make bench seeds its own database and Redis db (never the test ones); it is not part of make test.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/4
+BENCH_ARGS ?=
+
+.PHONY: install run test test-fast test-client bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +38,9 @@ test-fast: install
 test-client: install
 	cd clients/nextjs && npm ci --prefer-offline --no-audit --no-fund && \
 		DATABASE_URL=$(CLIENT_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) npm test
+
+bench: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

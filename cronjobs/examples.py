@@ -16,6 +16,8 @@ CRON_JOB = {
     "paused": False,
     "trigger": "cron[month='*', day='*', day_of_week='*', hour='9', minute='0']",
     "timezone": "UTC",
+    "misfire_grace_seconds": 60,
+    "overlap": "skip",
     "description": "At 09:00",
     "last_run_time": "2025-12-21T09:00:00.012000+00:00",
     "last_run_status": "succeeded",

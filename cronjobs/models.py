@@ -1,6 +1,7 @@
+import itertools
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from cronsim import CronSim
 from django.conf import settings
 from django.db import models
 from django.utils import timezone as dj_timezone
@@ -14,13 +15,20 @@ from . import schedules
 class CronJob(models.Model):
     """A user's schedule for one workflow.
 
-    Its ``periodic_task`` is the django-celery-beat row beat reads; services write both in one
-    transaction, so the two never disagree.
+    Its ``periodic_task`` is the django-celery-beat row operators see (and the stock scheduler
+    reads, when chosen for comparison); services write both in one transaction, so the two never
+    disagree. Our scheduler fires by ``next_fire_at``.
     """
 
     class ScheduleType(models.TextChoices):
         CRON = "cron"
         INTERVAL = "interval"
+
+    class Overlap(models.TextChoices):
+        SKIP = "skip"  # a slot due while the previous run is queued or running is recorded as skipped
+        ALLOW = "allow"  # runs may overlap
+
+    MAX_MISFIRE_GRACE_SECONDS = 24 * 3600
 
     job_id = models.CharField(max_length=200, unique=True)  # one global namespace
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cronjobs")
@@ -36,11 +44,20 @@ class CronJob(models.Model):
     # Interval slots are anchor + k * interval; the anchor moves when the schedule is replaced.
     anchor = models.DateTimeField(default=dj_timezone.now)
     periodic_task = models.OneToOneField(PeriodicTask, on_delete=models.PROTECT, related_name="cronjob")
+    # The next slot to fire, computed by fire_times(); null while paused. Our scheduler claims jobs
+    # by this column (indexed), so it never holds the schedule in memory, and the API shows exactly
+    # this value as next_run_time.
+    next_fire_at = models.DateTimeField(null=True, blank=True)
+    # A slot found due later than this (beat or the database was down) is recorded as skipped
+    # ("missed") instead of run late.
+    misfire_grace_seconds = models.PositiveIntegerField(default=60)
+    overlap = models.CharField(max_length=8, choices=Overlap.choices, default=Overlap.SKIP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["job_id"]
+        indexes = [models.Index(fields=["next_fire_at"], name="cronjob_next_fire")]
         constraints = [
             models.CheckConstraint(
                 name="cronjob_schedule_matches_type",
@@ -87,27 +104,47 @@ class CronJob(models.Model):
             self.last_run_status = newest.get("status")
         return self.last_run_at, self.last_run_status
 
-    def next_run_time(self, now: datetime | None = None) -> datetime | None:
-        """When beat will fire this job next, from the same celery schedule object beat evaluates."""
-        if self.paused:
-            return None
-        now = now or dj_timezone.now()
-        task = self.periodic_task
-        beat_schedule = task.schedule
+    def fire_times(self, after: datetime) -> Iterator[datetime]:
+        """The slots of this job's schedule strictly after ``after``, oldest first, in its zone."""
         zone = schedules.parse_timezone(self.timezone)
-        if self.schedule_type == self.ScheduleType.CRON:
-            start = now.astimezone(beat_schedule.tz).replace(microsecond=0)
-            last, delta, _ = beat_schedule.remaining_delta(start, tz=beat_schedule.tz)
-            return (last + delta).astimezone(zone)
-        # Beat fires an interval job when last_run_at + run_every has passed.
-        every: timedelta = beat_schedule.run_every
-        last = task.last_run_at or self.anchor
-        if last + every <= now:
-            last += every * ((now - last) // every)
-        return (last + every).astimezone(zone)
+        if self.schedule_type == self.ScheduleType.INTERVAL:
+            slots = schedules.interval_times(self.anchor, self.interval_seconds, after)
+            return (slot.astimezone(zone) for slot in slots)
+        return schedules.cron_times(self.cron_expression, zone, after)
+
+    def next_fire_after(self, after: datetime) -> datetime:
+        return next(self.fire_times(after))
+
+    def due_slots(self, now: datetime, limit: int) -> tuple[list[datetime], bool]:
+        """The slots from ``next_fire_at`` up to ``now`` (inclusive), oldest first.
+
+        At most ``limit`` of them, the newest: after a long outage an every-second job would
+        otherwise have a day's worth of slots to walk and record. The flag says whether older
+        slots were left out.
+        """
+        first = self.next_fire_at
+        slots = [first, *itertools.islice(itertools.takewhile(lambda t: t <= now, self.fire_times(first)), limit)]
+        if len(slots) <= limit:
+            return slots, False
+        # More than ``limit``: start again just before the newest ``limit`` slots.
+        if self.schedule_type == self.ScheduleType.INTERVAL:
+            seek = now - timedelta(seconds=self.interval_seconds) * limit
+        else:
+            zone = schedules.parse_timezone(self.timezone)
+            seek = list(itertools.islice(schedules.cron_times_before(self.cron_expression, zone, now), limit))[-1]
+            seek -= timedelta(microseconds=1)
+        recent = list(itertools.takewhile(lambda t: t <= now, self.fire_times(max(seek, first))))
+        return recent[-limit:], True
+
+    def next_run_time(self) -> datetime | None:
+        """When the job fires next: the scheduler's own next_fire_at, shown in the job's zone."""
+        if self.paused or self.next_fire_at is None:
+            return None
+        return self.next_fire_at.astimezone(schedules.parse_timezone(self.timezone))
 
     def slot_at(self, now: datetime) -> datetime | None:
-        """The latest slot of the current schedule at or before ``now``; None before the first one.
+        """For the stock scheduler's fire_job only: the latest slot of the current schedule at or
+        before ``now``; None before the first one.
 
         Interval slots are anchor + k * interval for k >= 1. A cron slot counts from the anchor on:
         a fire that maps to an earlier one was sent for a schedule that has since been replaced.
@@ -117,13 +154,11 @@ class CronJob(models.Model):
             slots = (now - self.anchor) // every
             return self.anchor + every * slots if slots >= 1 else None
         zone = schedules.parse_timezone(self.timezone)
-        expression = " ".join(schedules.parse_cron(self.cron_expression).fields)
-        # Evaluated in the job's own zone (DST), with microseconds set so the current second counts.
-        slot = next(CronSim(expression, now.astimezone(zone).replace(microsecond=1), reverse=True))
+        slot = next(schedules.cron_times_before(self.cron_expression, zone, now))
         return slot if slot >= self.anchor else None
 
-    def to_dict(self, now: datetime | None = None) -> dict:
-        next_run = self.next_run_time(now)
+    def to_dict(self) -> dict:
+        next_run = self.next_run_time()
         last_run_at, last_run_status = self.last_run()
         zone = schedules.parse_timezone(self.timezone)
         return {
@@ -138,6 +173,8 @@ class CronJob(models.Model):
             "paused": self.paused,
             "trigger": self.trigger,
             "timezone": self.timezone,
+            "misfire_grace_seconds": self.misfire_grace_seconds,
+            "overlap": self.overlap,
             "description": self.description,
             "last_run_time": last_run_at.astimezone(zone).isoformat() if last_run_at else None,
             "last_run_status": last_run_status,

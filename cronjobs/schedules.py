@@ -1,9 +1,11 @@
-"""Schedule parsing, validation and display.
+"""Schedule parsing, validation, display, and the one fire-time evaluator.
 
-A cron expression is validated twice on purpose: cronsim (a maintained evaluator checked against
-Debian cron) decides what the expression means; the result is then written as the celery crontab
-fields beat evaluates. An expression whose meaning celery's crontab cannot reproduce is refused
-rather than scheduled to fire at the wrong times.
+cronsim (a maintained evaluator checked against Debian cron) decides what an expression means and
+when it fires; our scheduler (cronjobs.scheduler) fires exactly those times. The expression is also
+written as celery crontab fields on the job's CrontabSchedule row, for operators to read: that row
+is display only. Celery's crontab (and so the stock django-celery-beat scheduler, still selectable
+for comparison) would AND a restricted day-of-month with a restricted day-of-week where cron ORs
+them, and it handles DST gaps differently.
 """
 
 import functools
@@ -83,6 +85,9 @@ def _celery_field(index: int, field: str, values: set[int]) -> str:
     return "*" if values == full else ",".join(str(v) for v in sorted(values))
 
 
+# Cached: the scheduler evaluates the same few expressions for many jobs on every tick, and the
+# validation above costs far more than computing a fire time. Refusals raise, so are not cached.
+@functools.lru_cache(maxsize=4096)
 def parse_cron(expression: str) -> CronExpression:
     source = expression.strip()
     text = MACROS.get(source.lower(), source.lower())
@@ -105,13 +110,6 @@ def parse_cron(expression: str) -> CronExpression:
         ) from None
     except (ValueError, IndexError, KeyError) as exc:
         raise _invalid(source, f"{exc}") from None
-
-    if not fields[2].startswith("*") and not fields[4].startswith("*"):
-        raise _invalid(
-            source,
-            "Restricting both day and day_of_week in one expression is not supported; "
-            "create one job for the days of the month and one for the days of the week",
-        )
 
     values = (sim.minutes, sim.hours, sim.days, sim.months, sim.weekdays)
     celery_fields = tuple(_celery_field(i, f, set(v)) for i, (f, v) in enumerate(zip(fields, values, strict=True)))
@@ -253,3 +251,16 @@ def interval_times(anchor: datetime, seconds: int, after: datetime) -> Iterator[
     while True:
         yield anchor + every * k
         k += 1
+
+
+def cron_times_before(expression: str, zone: zoneinfo.ZoneInfo, before: datetime) -> Iterator[datetime]:
+    """Fire times of ``expression`` at or before ``before``, newest first.
+
+    Only a seek for catching up after an outage (to start ``cron_times`` near the newest missed
+    slots instead of walking every slot since the outage began); the slots themselves always come
+    from ``cron_times``.
+    """
+    fields = parse_cron(expression).fields
+    # cronsim's reverse mode yields times strictly before its start; one microsecond past ``before``
+    # makes ``before`` itself count.
+    return CronSim(" ".join(fields), (before + timedelta(microseconds=1)).astimezone(zone), reverse=True)

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from cronjobs.models import CronJob
 from vingine.fields import IdField, StrictCharField, StrictIntegerField
 from workflows.serializers import validate_input_size
 
@@ -10,6 +11,15 @@ class JobInput(serializers.Serializer):
     user_id = StrictCharField(required=False, max_length=150)
     input = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     timezone = StrictCharField(required=False, default="UTC", max_length=64)
+    misfire_grace_seconds = StrictIntegerField(
+        required=False, default=60, min_value=1, max_value=CronJob.MAX_MISFIRE_GRACE_SECONDS
+    )
+    overlap = serializers.ChoiceField(
+        choices=CronJob.Overlap.values,
+        required=False,
+        default=CronJob.Overlap.SKIP,
+        error_messages={"invalid_choice": "overlap must be 'skip' or 'allow', not '{input}'"},
+    )
 
     def validate_input(self, value: str) -> str:
         return validate_input_size(value)
@@ -56,6 +66,12 @@ class Job(serializers.Serializer):
     paused = serializers.BooleanField()
     trigger = serializers.CharField(help_text="cron[...] or interval[1:30:00]")
     timezone = serializers.CharField(help_text="IANA zone the schedule is evaluated in.")
+    misfire_grace_seconds = serializers.IntegerField(
+        help_text="A slot found due later than this is recorded as skipped (reason missed) instead of run late."
+    )
+    overlap = serializers.ChoiceField(
+        choices=["skip", "allow"], help_text="skip: a slot due while the previous run is unfinished is skipped."
+    )
     description = serializers.CharField(help_text='"At 09:00, Monday through Friday", "Every 1 hour 30 minutes"')
     last_run_time = serializers.DateTimeField(
         allow_null=True, help_text="When the newest run started (or was recorded, if it never started)."

@@ -1,8 +1,12 @@
 """Writes for cron jobs. A job and its django-celery-beat PeriodicTask change together or not at all.
 
-PeriodicTask rows are always written with ``.save()``/``.delete()``: their signals bump
-django-celery-beat's change marker, which is how a running beat learns that it must reload.
-A bare ``queryset.update()`` would leave beat firing the old schedule.
+Our scheduler fires by the job's ``next_fire_at``: every write that changes when a job fires sets
+it in the same transaction, and the scheduler reads it on its next tick.
+
+PeriodicTask rows stay the operator-visible mapping and are what the stock DatabaseScheduler
+reads when it is chosen for comparison (BEAT_SCHEDULER). They are always written with
+``.save()``/``.delete()``: their signals bump django-celery-beat's change marker, which is how
+that scheduler learns it must reload.
 """
 
 import json
@@ -104,8 +108,14 @@ def job_upsert(
     user_id: str | None,
     input_text: str,
     spec: ScheduleSpec,
+    misfire_grace_seconds: int = 60,
+    overlap: str = CronJob.Overlap.SKIP,
 ) -> CronJob:
     """Create a job, or atomically replace the caller's job with the same id."""
+    if overlap not in CronJob.Overlap.values:
+        raise InvalidInput(f"overlap must be one of {', '.join(CronJob.Overlap.values)}")
+    if not 1 <= misfire_grace_seconds <= CronJob.MAX_MISFIRE_GRACE_SECONDS:
+        raise InvalidInput(f"misfire_grace_seconds must be from 1 to {CronJob.MAX_MISFIRE_GRACE_SECONDS}")
     if job_id in RESERVED_JOB_IDS:
         raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
     lock_for_transaction(f"cronjob:{job_id}")
@@ -152,6 +162,10 @@ def job_upsert(
     job.timezone = spec.timezone
     job.paused = False  # a replaced job is a new schedule, running
     job.anchor = now
+    job.misfire_grace_seconds = misfire_grace_seconds
+    job.overlap = overlap
+    # The first slot strictly after the (new) anchor: a replace never fires the new schedule early.
+    job.next_fire_at = job.next_fire_after(now)
 
     if existing is None and PeriodicTask.objects.filter(name=job_id).exists():
         raise Conflict(f"job_id '{job_id}' is taken by an operator's periodic task; choose another job_id")
@@ -173,17 +187,20 @@ def _set_paused(job: CronJob, paused: bool) -> None:
     task = job.periodic_task
     task.enabled = not paused
     task.no_changes = False
-    if not paused:
-        # Resume continues from now: slots missed while paused are not replayed.
+    if paused:
+        job.next_fire_at = None
+    else:
+        # Resume continues from the first slot after now: slots missed while paused are not replayed.
         now = timezone.now()
-        if job.interval_seconds:
+        job.next_fire_at = job.next_fire_after(now)
+        if job.interval_seconds:  # the same for the stock scheduler, which counts from last_run_at
             every = timedelta(seconds=job.interval_seconds)
             task.last_run_at = job.anchor + every * ((now - job.anchor) // every)
         else:
             task.last_run_at = now
     task.save()
     job.paused = paused
-    job.save(update_fields=["paused", "updated_at"])
+    job.save(update_fields=["paused", "next_fire_at", "updated_at"])
 
 
 @transaction.atomic
@@ -215,7 +232,9 @@ def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
 
 
 def job_fire(*, job_id: str, now: datetime | None = None) -> Run | None:
-    """Beat's entry point: queue the run of the slot that is due ``now`` (when beat fired).
+    """The stock DatabaseScheduler's entry point (``fire_job``), kept so that scheduler can still be
+    run for comparison: queue the run of the slot that is due ``now`` (when beat fired). Our
+    scheduler records runs itself (cronjobs.scheduler) and never sends this task.
 
     Nothing happens if the job was paused or deleted meanwhile, if the fire belongs to no slot of
     the job's current schedule (sent before a replace, or early after one), or if the slot already

@@ -134,6 +134,8 @@ class CronJobViewSet(viewsets.ViewSet):
             user_id=data.get("user_id"),
             input_text=data["input"],
             spec=spec,
+            misfire_grace_seconds=data["misfire_grace_seconds"],
+            overlap=data["overlap"],
         )
 
     @extend_schema(

@@ -78,6 +78,10 @@ class Run(models.Model):
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     # Whether ``output`` or a step's output was cut to the size a run may keep.
     output_truncated = models.BooleanField(default=False)
+    # When the run's execute_run message was handed to the broker. A queued run committed without
+    # it (the publisher died or the broker was down right after the commit) is published again by
+    # the scheduler's sweeper; execute_run claims the row first, so a second message is harmless.
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -86,6 +90,11 @@ class Run(models.Model):
             models.Index(fields=["owner", "-created_at"], name="run_owner_newest"),
             models.Index(fields=["status"], name="run_status"),
             models.Index(fields=["created_at"], name="run_created"),  # /metrics reads a recent window
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="queued", published_at__isnull=True),
+                name="run_unpublished",
+            ),
         ]
         constraints = [
             # A scheduled slot runs at most once, however many times it is fired.

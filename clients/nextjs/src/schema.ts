@@ -313,6 +313,10 @@ export interface components {
             input?: string;
             /** @default UTC */
             timezone?: string;
+            /** @default 60 */
+            misfire_grace_seconds?: number;
+            /** @default skip */
+            overlap?: components["schemas"]["OverlapEnum"];
             cron_expression: string;
         };
         Error: {
@@ -335,6 +339,10 @@ export interface components {
             input?: string;
             /** @default UTC */
             timezone?: string;
+            /** @default 60 */
+            misfire_grace_seconds?: number;
+            /** @default skip */
+            overlap?: components["schemas"]["OverlapEnum"];
             /** @default 0 */
             hours?: number;
             /** @default 0 */
@@ -362,6 +370,15 @@ export interface components {
             trigger: string;
             /** @description IANA zone the schedule is evaluated in. */
             timezone: string;
+            /** @description A slot found due later than this is recorded as skipped (reason missed) instead of run late. */
+            misfire_grace_seconds: number;
+            /**
+             * @description skip: a slot due while the previous run is unfinished is skipped.
+             *
+             *     * `skip` - skip
+             *     * `allow` - allow
+             */
+            overlap: components["schemas"]["OverlapEnum"];
             /** @description "At 09:00, Monday through Friday", "Every 1 hour 30 minutes" */
             description: string;
             /**
@@ -415,6 +432,12 @@ export interface components {
         };
         /** @enum {unknown} */
         NullEnum: null;
+        /**
+         * @description * `skip` - skip
+         *     * `allow` - allow
+         * @enum {string}
+         */
+        OverlapEnum: "skip" | "allow";
         Preview: {
             status: components["schemas"]["Success"];
             timezone: string;

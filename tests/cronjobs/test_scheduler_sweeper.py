@@ -1,0 +1,53 @@
+"""The sweeper publishes queued runs whose publish was lost, and only those."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cronjobs import services
+from cronjobs.scheduler import SWEEP_AFTER, fire_due_jobs, sweep_unpublished
+from workflows.models import Run
+from workflows.services import runs_publish
+
+pytestmark = pytest.mark.django_db
+
+
+def published_run_ids(broker) -> list[str]:
+    return [message["headers"]["id"] for message in broker.messages()]
+
+
+def test_it_publishes_a_run_committed_but_never_published(workflow, make_job, broker):
+    job = make_job(workflow, services.interval_spec(seconds=10))
+    _, [run_id] = fire_due_jobs(job.next_fire_at)  # claimed, then the beat died before publishing
+    Run.objects.filter(id=run_id).update(created_at=timezone.now() - SWEEP_AFTER - timedelta(seconds=1))
+
+    assert sweep_unpublished(timezone.now()) == 1
+
+    [message] = broker.messages()
+    assert message["headers"]["task"] == "workflows.tasks.execute_run"
+    assert message["headers"]["id"] == str(run_id)
+    assert Run.objects.get(id=run_id).published_at is not None
+    assert sweep_unpublished(timezone.now()) == 0  # and only once
+
+
+def test_it_leaves_a_run_that_is_still_on_its_way_out(workflow, make_job, broker):
+    job = make_job(workflow, services.interval_spec(seconds=10))
+    fire_due_jobs(job.next_fire_at)
+
+    assert sweep_unpublished(timezone.now()) == 0
+    assert broker.messages() == []
+
+
+def test_it_leaves_published_and_finished_runs(workflow, make_job, broker):
+    job = make_job(workflow, services.interval_spec(seconds=10))
+    first = job.next_fire_at
+    _, [published] = fire_due_jobs(first)
+    runs_publish([published])
+    fire_due_jobs(first + timedelta(seconds=10))  # skipped (overlap), so finished and never published
+    assert Run.objects.filter(status=Run.Status.SKIPPED, published_at__isnull=True).count() == 1
+    broker.clear()
+    Run.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert sweep_unpublished(timezone.now()) == 0
+    assert broker.messages() == []
