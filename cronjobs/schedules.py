@@ -171,26 +171,47 @@ FULL_VALUES = (set(range(60)), set(range(24)), set(range(1, 32)), set(range(1, 1
 def describe_cron(expression: str) -> str:
     """'At 09:00, Monday through Friday', in 24-hour time, for an expression parse_cron accepted."""
     parsed = parse_cron(expression)
-    options = Options()
-    options.use_24hour_time_format = True
-    options.throw_exception_on_parse_error = True
     sim = CronSim(" ".join(parsed.fields), datetime(2000, 1, 1))
     values = (set(sim.minutes), set(sim.hours), set(sim.days), set(sim.months), {v % 7 for v in sim.weekdays})
+    # Cron's rule (cronsim follows it): when neither day field starts with "*", a day matching
+    # either fires. Then a day field covering every value makes every day fire.
+    days_ored = not parsed.fields[2].startswith("*") and not parsed.fields[4].startswith("*")
+    every_day = days_ored and (values[2] == FULL_VALUES[2] or values[4] == FULL_VALUES[4])
     # Macros expanded, and a field covering every value written "*": cron-descriptor would call
     # day_of_week 0-7 "Sunday through Sunday" and month */1 "January through December".
     fields = [
-        "*" if found == full else field for field, found, full in zip(parsed.fields, values, FULL_VALUES, strict=True)
+        "*" if found == full or (every_day and index in (2, 4)) else field
+        for index, (field, found, full) in enumerate(zip(parsed.fields, values, FULL_VALUES, strict=True))
     ]
+    days_ored = days_ored and not every_day
     try:
-        return ExpressionDescriptor(" ".join(fields), options).get_description()
+        return _describe(fields, days_ored)
     except Exception:
         # cron-descriptor trips over some valid lists ("1-6/3,0"); the same values spelled as
         # plain ranges ("0,1,4") mean the same to cron and parse.
         plain = [field if field == "*" else _ranges(found) for field, found in zip(fields, values, strict=True)]
         try:
-            return ExpressionDescriptor(" ".join(plain), options).get_description()
+            return _describe(plain, days_ored)
         except Exception:
             return f"Cron {' '.join(parsed.fields)}"
+
+
+def _describe(fields: list[str], days_ored: bool) -> str:
+    options = Options()
+    options.use_24hour_time_format = True
+    options.throw_exception_on_parse_error = True
+    descriptor = ExpressionDescriptor(" ".join(fields), options)
+    if not days_ored:
+        return descriptor.get_description()
+    # cron-descriptor reads the two day fields as "and" ("on day 1 of the month, only on Monday");
+    # cron fires on the 1st and on every Monday, so say "or".
+    weekdays = descriptor.get_day_of_week_description().removeprefix(", ").removeprefix("only ")
+    return (
+        descriptor.get_time_of_day_description()
+        + descriptor.get_day_of_month_description()
+        + f", or {weekdays}"
+        + descriptor.get_month_description()
+    )
 
 
 def _ranges(values) -> str:

@@ -31,6 +31,23 @@ def test_cron_expressions_read_as_24_hour_sentences(expression, description):
 
 
 @pytest.mark.parametrize(
+    ("expression", "description"),
+    [
+        # Both day fields restricted: cron fires on a day matching either, and the text says so.
+        ("0 0 1 * 1", "At 00:00, on day 1 of the month, or on Monday"),
+        ("0 9 1,15 * 1-5", "At 09:00, on day 1 and 15 of the month, or Monday through Friday"),
+        ("30 8 1 6 sat", "At 08:30, on day 1 of the month, or on Saturday, only in June"),
+        # Either day field covering every day makes every day fire.
+        ("0 0 1-31 * 1", "At 00:00"),
+        # A day field starting with "*" keeps the two ANDed, as cron does.
+        ("0 0 */2 * 1", "At 00:00, every 2 days, only on Monday"),
+    ],
+)
+def test_both_day_fields_read_as_cron_fires_them(expression, description):
+    assert describe_cron(expression) == description
+
+
+@pytest.mark.parametrize(
     ("seconds", "description"),
     [
         (10, "Every 10 seconds"),
