@@ -18,7 +18,8 @@ queue is purged afterwards). Meanwhile this process makes CHANGES_PER_SECOND sch
 - idle tick: median duration of a tick that published nothing, before any change;
 - one change: duration of the first tick after a committed pause (the stock one reloads everything);
 - new job: publish − slot of a job created 2 s before its first slot, while changes go on;
-- fire lag p50/p99: publish − slot over every fire of the run; burst: the every-minute jobs' fires;
+- fire lag p50/p99: publish − slot over every fire whose slot falls in the run (the measured
+  phases before it tick irregularly, as no beat does); burst: the every-minute jobs' fires;
 - peak RSS of the child.
 
 A scheduler that cannot finish a phase is cut off at its bound and the table says what it managed.
@@ -246,6 +247,7 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
 
     # The run: changes go on (from the parent), a new job is created 2 s before its first slot.
     print("LOOP", flush=True)
+    report["loop_started"] = time.time()
     new_job = services.job_upsert(
         caller=user,
         job_id=f"new-{scheduler_path.split(':')[-1]}",
@@ -342,7 +344,11 @@ def lags(result: dict, burst_n: int) -> dict:
             )
         }
         for at, run_id in published:
+            if run_id not in runs:
+                continue  # prepared ahead, then its job was paused before the slot: the run was removed
             slot, job_id = runs[run_id]
+            if slot.timestamp() < result["loop_started"]:
+                continue
             lag = at - slot.timestamp()
             all_lags.append(lag)
             (burst if job_id in burst_ids else steady).append(lag)
@@ -350,6 +356,8 @@ def lags(result: dict, burst_n: int) -> dict:
                 new_job = lag
     else:
         for at, job_id, slot in published:
+            if slot < result["loop_started"]:
+                continue
             lag = at - slot
             all_lags.append(lag)
             (burst if job_id in burst_ids else steady).append(lag)
