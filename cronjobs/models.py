@@ -45,8 +45,8 @@ class CronJob(models.Model):
     anchor = models.DateTimeField(default=dj_timezone.now)
     periodic_task = models.OneToOneField(PeriodicTask, on_delete=models.PROTECT, related_name="cronjob")
     # The next slot to fire, computed by fire_times(); null while paused. Our scheduler claims jobs
-    # by this column (indexed), so it never holds the schedule in memory, and the API shows exactly
-    # this value as next_run_time.
+    # by this column (indexed), so it never holds the schedule in memory, and the API shows this
+    # value as next_run_time (or prepared_for, below, while that slot is still to come).
     next_fire_at = models.DateTimeField(null=True, blank=True)
     # The slot a beat claimed ahead (cronjobs.scheduler.LOOKAHEAD): its run is committed and is
     # published when the slot comes, and next_fire_at has already moved past it. Until then the API
