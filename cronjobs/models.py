@@ -45,9 +45,13 @@ class CronJob(models.Model):
     anchor = models.DateTimeField(default=dj_timezone.now)
     periodic_task = models.OneToOneField(PeriodicTask, on_delete=models.PROTECT, related_name="cronjob")
     # The next slot to fire, computed by fire_times(); null while paused. Our scheduler claims jobs
-    # by this column (indexed), so it never holds the schedule in memory, and the API shows exactly
-    # this value as next_run_time.
+    # by this column (indexed), so it never holds the schedule in memory, and the API shows this
+    # value as next_run_time (or prepared_for, below, while that slot is still to come).
     next_fire_at = models.DateTimeField(null=True, blank=True)
+    # The slot a beat claimed ahead (cronjobs.scheduler.LOOKAHEAD): its run is committed and is
+    # published when the slot comes, and next_fire_at has already moved past it. Until then the API
+    # shows this slot as next_run_time.
+    prepared_for = models.DateTimeField(null=True, blank=True)
     # A slot found due later than this (beat or the database was down) is recorded as skipped
     # ("missed") instead of run late.
     misfire_grace_seconds = models.PositiveIntegerField(default=60)
@@ -137,10 +141,14 @@ class CronJob(models.Model):
         return recent[-limit:], True
 
     def next_run_time(self) -> datetime | None:
-        """When the job fires next: the scheduler's own next_fire_at, shown in the job's zone."""
+        """When the job fires next, shown in the job's zone: the slot a beat has claimed ahead while
+        it is still to come, else the scheduler's own next_fire_at."""
         if self.paused or self.next_fire_at is None:
             return None
-        return self.next_fire_at.astimezone(schedules.parse_timezone(self.timezone))
+        upcoming = self.next_fire_at
+        if self.prepared_for is not None and self.prepared_for > dj_timezone.now():
+            upcoming = self.prepared_for
+        return upcoming.astimezone(schedules.parse_timezone(self.timezone))
 
     def slot_at(self, now: datetime) -> datetime | None:
         """For the stock scheduler's fire_job only: the latest slot of the current schedule at or

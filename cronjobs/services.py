@@ -166,6 +166,8 @@ def job_upsert(
     job.overlap = overlap
     # The first slot strictly after the (new) anchor: a replace never fires the new schedule early.
     job.next_fire_at = job.next_fire_after(now)
+    if existing is not None:
+        _drop_prepared(existing)
 
     if existing is None and PeriodicTask.objects.filter(name=job_id).exists():
         raise Conflict(f"job_id '{job_id}' is taken by an operator's periodic task; choose another job_id")
@@ -189,6 +191,7 @@ def _set_paused(job: CronJob, paused: bool) -> None:
     task.no_changes = False
     if paused:
         job.next_fire_at = None
+        _drop_prepared(job)
     else:
         # Resume continues from the first slot after now: slots missed while paused are not replayed.
         now = timezone.now()
@@ -200,7 +203,24 @@ def _set_paused(job: CronJob, paused: bool) -> None:
             task.last_run_at = now
     task.save()
     job.paused = paused
-    job.save(update_fields=["paused", "next_fire_at", "updated_at"])
+    job.save(update_fields=["paused", "next_fire_at", "prepared_for", "updated_at"])
+
+
+def _drop_prepared(job: CronJob) -> None:
+    """Delete the run a beat prepared for a slot still to come (claimed ahead, not yet published).
+
+    Called with the job locked, in the transaction that pauses or replaces it: that slot is no
+    longer on the job's schedule. The beat holding its message still sends it at the slot, and
+    execute_run, finding no row, does nothing. A run whose slot has come stays: it has fired.
+    """
+    Run.objects.filter(
+        job=job,
+        trigger=Run.Trigger.SCHEDULE,
+        status=Run.Status.QUEUED,
+        published_at__isnull=True,
+        scheduled_for__gt=timezone.now(),
+    ).delete()
+    job.prepared_for = None
 
 
 @transaction.atomic

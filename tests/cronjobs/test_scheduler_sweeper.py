@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from cronjobs import services
-from cronjobs.scheduler import SWEEP_AFTER, fire_due_jobs, sweep_unpublished
+from cronjobs.scheduler import SWEEP_AFTER, claim_due_jobs, fire_due_jobs, sweep_unpublished
 from workflows.models import Run
 from workflows.services import runs_publish
 
@@ -20,7 +20,8 @@ def published_run_ids(broker) -> list[str]:
 def test_it_publishes_a_run_committed_but_never_published(workflow, make_job, broker):
     job = make_job(workflow, services.interval_spec(seconds=10))
     _, [run_id] = fire_due_jobs(job.next_fire_at)  # claimed, then the beat died before publishing
-    Run.objects.filter(id=run_id).update(created_at=timezone.now() - SWEEP_AFTER - timedelta(seconds=1))
+    long_ago = timezone.now() - SWEEP_AFTER - timedelta(seconds=1)
+    Run.objects.filter(id=run_id).update(created_at=long_ago, scheduled_for=long_ago)
 
     assert sweep_unpublished(timezone.now()) == 1
 
@@ -51,3 +52,19 @@ def test_it_leaves_published_and_finished_runs(workflow, make_job, broker):
 
     assert sweep_unpublished(timezone.now()) == 0
     assert broker.messages() == []
+
+
+def test_it_leaves_a_run_claimed_ahead_until_well_after_its_slot(workflow, make_job, broker):
+    job = make_job(workflow, services.interval_spec(seconds=60))
+    slot = job.next_fire_at
+    claim_time = slot - timedelta(seconds=5)
+    _, [(_, run_id)] = claim_due_jobs(claim_time, slot)  # its beat holds the message until the slot
+    Run.objects.filter(id=run_id).update(created_at=claim_time - SWEEP_AFTER * 2)  # committed long ago
+
+    assert sweep_unpublished(slot - timedelta(seconds=1)) == 0
+    assert sweep_unpublished(slot + SWEEP_AFTER - timedelta(seconds=1)) == 0  # its beat may still send it
+    assert broker.messages() == []
+
+    # Its beat died holding it: the sweeper sends it once the slot is SWEEP_AFTER past.
+    assert sweep_unpublished(slot + SWEEP_AFTER + timedelta(seconds=1)) == 1
+    assert published_run_ids(broker) == [str(run_id)]
