@@ -226,12 +226,6 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
     return len(jobs), [(row[slot], row[run_id]) for row in rows if row[status] == Run.Status.QUEUED]
 
 
-def fire_due_jobs(now: datetime, *, batch: int = CLAIM_BATCH) -> tuple[int, list[uuid.UUID]]:
-    """``claim_due_jobs`` without look-ahead: how many jobs were claimed and the runs to publish now."""
-    claimed, runs = claim_due_jobs(now, batch=batch)
-    return claimed, [run_id for _, run_id in runs]
-
-
 def insert_runs(rows: list[tuple], now: datetime) -> None:
     """Insert the run rows in one statement, as arrays PostgreSQL unnests: building Run objects for
     Django's multi-row INSERT cost about 0.5 ms per run. Columns not in RUN_ROW_FIELDS take their

@@ -7,6 +7,7 @@ from cronsim import CronSim
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from cronjobs.models import CronJob
+from cronjobs.scheduler import claim_due_jobs
 from workflows.models import Run
 
 # The request bodies of the spec's examples, sent by alice (whose user id is "alice-uuid").
@@ -128,3 +129,9 @@ def assert_interval_next_run(next_run_time: str, every: timedelta, before: datet
     assert got.utcoffset() is not None, f"{next_run_time} has no UTC offset"
     # Slots are whole seconds: the creation instant is rounded up to the next one.
     assert before + every <= got <= ceil_second(after) + every
+
+
+def fire_due_jobs(now: datetime) -> tuple[int, list]:
+    """One claim without look-ahead: how many jobs were claimed and the ids of the runs to publish now."""
+    claimed, runs = claim_due_jobs(now)
+    return claimed, [run_id for _, run_id in runs]

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from cronjobs import services
 from cronjobs.models import CronJob
-from cronjobs.scheduler import MISSED_ROWS_MAX, fire_due_jobs
+from cronjobs.scheduler import MISSED_ROWS_MAX
+from tests.cronjobs.helpers import fire_due_jobs
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from cronjobs import services
 from cronjobs.models import CronJob
-from cronjobs.scheduler import LOOKAHEAD, JobScheduler, claim_due_jobs, fire_due_jobs
+from cronjobs.scheduler import LOOKAHEAD, JobScheduler, claim_due_jobs
+from tests.cronjobs.helpers import fire_due_jobs
 from vingine.celery import app
 from workflows.models import Run
 from workflows.services import run_execute

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from cronjobs import services
-from cronjobs.scheduler import SWEEP_AFTER, claim_due_jobs, fire_due_jobs, sweep_unpublished
+from cronjobs.scheduler import SWEEP_AFTER, claim_due_jobs, sweep_unpublished
+from tests.cronjobs.helpers import fire_due_jobs
 from workflows.models import Run
 from workflows.services import runs_publish
 
