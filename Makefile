@@ -29,6 +29,10 @@ run: install
 
 test: install test-client
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+	@# make run's default database is SQLite: the scheduler's claims must work there too.
+	DATABASE_URL=sqlite:///$(CURDIR)/.test-sqlite.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q \
+		tests/cronjobs/test_scheduler_claims.py tests/cronjobs/test_scheduler_lookahead.py \
+		tests/cronjobs/test_scheduler_sweeper.py tests/cronjobs/test_scheduler_tick.py
 
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not e2e"

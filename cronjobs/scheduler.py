@@ -120,6 +120,10 @@ RUN_ROW_FIELDS = (
 )
 
 
+# The same columns as model attributes (foreign keys by their id).
+_RUN_ROW_ATTRS = tuple(f"{name}_id" if name in ("job", "workflow", "owner") else name for name in RUN_ROW_FIELDS)
+
+
 def _row(job: CronJob, slot: datetime, now: datetime, *, reason: str = "", error: str = "") -> tuple:
     status, finished_at = (Run.Status.SKIPPED, now) if reason else (Run.Status.QUEUED, None)
     job_fields = (job.pk, job.workflow_id, job.owner_id)
@@ -233,6 +237,11 @@ def insert_runs(rows: list[tuple], now: datetime) -> None:
     scheduler's fire_job before a switch): that run stands, and this one is dropped."""
     if not rows:
         return
+    if connection.vendor != "postgresql":
+        # SQLite (make run's default database) has no arrays; Django's multi-row INSERT does.
+        runs = [Run(trigger=Run.Trigger.SCHEDULE, **dict(zip(_RUN_ROW_ATTRS, row, strict=True))) for row in rows]
+        Run.objects.bulk_create(runs, ignore_conflicts=True)
+        return
     quote = connection.ops.quote_name
     row_fields = [Run._meta.get_field(name) for name in RUN_ROW_FIELDS]
     index_of = {field.column: index for index, field in enumerate(row_fields)}
@@ -263,6 +272,9 @@ def save_next_fire_at(jobs: list[CronJob]) -> None:
     bulk_update builds a CASE expression whose cost grows with the batch (about 2 ms per row at
     500 rows), and a VALUES list costs a placeholder per value to parse."""
     if not jobs:
+        return
+    if connection.vendor != "postgresql":
+        CronJob.objects.bulk_update(jobs, ["next_fire_at", "prepared_for"])  # SQLite: no arrays
         return
     table = CronJob._meta.db_table
     with connection.cursor() as cursor:
