@@ -65,7 +65,7 @@ from django.utils import timezone
 
 from vingine import heartbeat
 from workflows.models import Run
-from workflows.services import messages_send, runs_mark_published, runs_messages, runs_publish
+from workflows.services import messages_send, queue_depth, runs_mark_published, runs_messages, runs_publish
 
 from .models import CronJob
 
@@ -88,6 +88,8 @@ SWEEP_EVERY = 5.0  # seconds between sweeps for unpublished runs
 # ones may still be on their way out, or waiting in a beat for their slot.
 SWEEP_AFTER = timedelta(seconds=10)
 SWEEP_BATCH = 1000
+# A queued run sent this long ago that no worker has started is sent again (resend_stale).
+RESEND_AFTER = timedelta(seconds=30)
 CLAIM_FIELDS = (
     "id",
     "job_id",
@@ -304,6 +306,29 @@ def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
     return len(ids)
 
 
+def resend_stale(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
+    """Send again queued runs that were sent RESEND_AFTER ago and that no worker has started.
+
+    Their message is gone: lost with the broker's data (Redis restarted; it keeps nothing on disk)
+    or held, unacknowledged, by a worker that died, until Redis's visibility timeout (about a
+    quarter of an hour) hands it out again. Only when the queue holds fewer messages than there are
+    such runs: then some of theirs cannot be in it, while a longer queue is a backlog the workers
+    are still working through. A run sent twice still runs once.
+    """
+    with transaction.atomic():
+        ids = list(
+            Run.objects.select_for_update(skip_locked=True)
+            .filter(status=Run.Status.QUEUED, published_at__lt=now - RESEND_AFTER)
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids or queue_depth() >= len(ids):
+            return 0
+        logger.warning("sending again %d queued runs whose message was lost", len(ids))
+        messages_send(runs_messages(ids))
+        Run.objects.filter(id__in=ids).update(published_at=timezone.now())
+    return len(ids)
+
+
 def next_due() -> datetime | None:
     return (
         CronJob.objects.filter(paused=False, next_fire_at__isnull=False)
@@ -358,7 +383,7 @@ class JobScheduler(Scheduler):
                     break
             if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = time.monotonic()
-                sweep_unpublished(timezone.now())
+                self._sweep()
             nearest = next_due()
         except DatabaseError as exc:
             # Database down: keep beat alive and retry. The slots passing meanwhile stay due (their
@@ -368,6 +393,15 @@ class JobScheduler(Scheduler):
                 connection.close()
             return self._delay(None)
         return self._delay(nearest)
+
+    def _sweep(self) -> None:
+        try:
+            sweep_unpublished(timezone.now())
+            resend_stale(timezone.now())
+        except DatabaseError:
+            raise
+        except Exception as exc:  # the broker is down: the runs stay queued, the next sweep retries
+            logger.error("sweep could not reach the broker: %r", exc)
 
     def _delay(self, nearest: datetime | None) -> float:
         now = timezone.now()

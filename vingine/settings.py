@@ -68,6 +68,9 @@ try:
         "default": dj_database_url.parse(
             env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            # A kept connection is checked before reuse: after a database restart the next request
+            # or task reconnects instead of failing on the dead one.
+            conn_health_checks=True,
         )
     }
 except ValueError as exc:
@@ -163,6 +166,9 @@ WORKFLOW_RUN_TIME_LIMIT = env_int("WORKFLOW_RUN_TIME_LIMIT", 15 * 60, minimum=1)
 WORKFLOW_RUN_KILL_GRACE = 30
 # A run still "running" this long after its hard limit has lost its worker: the reaper fails it.
 WORKFLOW_RUN_LOST_GRACE = 60
+# A worker that wrote no heartbeat for this long is gone (vingine.heartbeat): the reaper fails its
+# running runs (reason "lost") instead of waiting for the time limit.
+WORKER_LOST_AFTER_SECONDS = env_int("WORKER_LOST_AFTER_SECONDS", 20, minimum=10)
 # Hosts an http step may reach even when they resolve to a loopback or private address:
 # "host" (any port) or "host:port", comma-separated, e.g. "localhost:3000,video.internal".
 WORKFLOW_HTTP_ALLOWED_HOSTS = env_hosts("WORKFLOW_HTTP_ALLOWED_HOSTS")
@@ -204,7 +210,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Maintenance that beat sends whatever the scheduler class; each task is safe to run twice and
 # from several beats at once.
 CELERY_BEAT_SCHEDULE = {
-    "workflows-reap-lost-runs": {"task": "workflows.tasks.reap_lost_runs", "schedule": 60.0},
+    "workflows-reap-lost-runs": {"task": "workflows.tasks.reap_lost_runs", "schedule": 10.0},
     "workflows-trim-run-history": {"task": "workflows.tasks.trim_run_history", "schedule": 15 * 60.0},
 }
 

@@ -285,6 +285,10 @@ def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> d
     timeout = min(step.get("timeout", DEFAULT_TIMEOUT), context.time_left())
     deadline = time.monotonic() + timeout
     headers = httpx.Headers(step.get("headers", {}))
+    # Which run and slot this request belongs to, so the receiver can tell a retry or a second
+    # delivery from a new slot. Headers the step sets itself win.
+    for name, value in context.run_headers.items():
+        headers.setdefault(name, value)
     content = None
     if "body" in step:
         content = json.dumps(_fill(step["body"], previous, input_text)).encode()

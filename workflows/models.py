@@ -82,6 +82,9 @@ class Run(models.Model):
     # it (the publisher died or the broker was down right after the commit) is published again by
     # the scheduler's sweeper; execute_run claims the row first, so a second message is harmless.
     published_at = models.DateTimeField(null=True, blank=True)
+    # The worker that took the run (vingine.heartbeat.worker_id): when it stops sending heartbeats
+    # while the run is still running, the reaper fails the run as lost.
+    worker = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

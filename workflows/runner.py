@@ -38,6 +38,7 @@ class StepContext:
 
     attempt: dict  # this attempt's entry in the run's step log; a step may add details to it
     deadline: float | None = None  # time.monotonic() by which the run must be over
+    run_headers: dict[str, str] = field(default_factory=dict)  # what an http step tells its receiver
 
     def time_left(self) -> float:
         return _time_left(self.deadline)
@@ -186,8 +187,9 @@ def _wait_before_retry(retry_number: int, retry_after: float | None) -> float:
 
 
 class DynamicWorkflowRunner:
-    def __init__(self, workflow):
+    def __init__(self, workflow, *, run_headers: dict[str, str] | None = None):
         self.workflow = workflow
+        self.run_headers = run_headers or {}
 
     def run(self, input_text: str, *, deadline: float | None = None) -> RunResult:
         """Run every step; ``deadline`` (a time.monotonic() value) stops the run there, failed."""
@@ -239,7 +241,7 @@ class DynamicWorkflowRunner:
             attempt = {"attempt": number, "started_at": _now()}
             attempts.append(attempt)
             try:
-                context = StepContext(attempt=attempt, deadline=deadline)
+                context = StepContext(attempt=attempt, deadline=deadline, run_headers=self.run_headers)
                 context.time_left()
                 return run_step(step, previous, input_text, context)
             except StepMayRetry as exc:

@@ -4,9 +4,11 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django import db
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, models, transaction
@@ -15,6 +17,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from kombu.serialization import dumps
 
+from vingine import heartbeat
 from vingine.errors import Conflict, Forbidden, InvalidInput, QueueUnavailable
 from vingine.locks import lock_for_transaction
 
@@ -167,6 +170,17 @@ def messages_send(commands: list[tuple[str, tuple]]) -> None:
                 pipe.execute()
 
 
+def queue_depth() -> int:
+    """Messages waiting in the runs' broker queue (every priority list of it)."""
+    from .tasks import execute_run
+
+    queue = execute_run.app.amqp.router.route({}, execute_run.name, (), {})["queue"]
+    with execute_run.app.pool.acquire(block=True) as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as client:
+            return sum(client.llen(channel._q_for_pri(queue.name, pri)) for pri in channel.priority_steps)
+
+
 def runs_mark_published(run_ids: list[uuid.UUID]) -> None:
     """Stamp published_at, in one statement: the sweeper leaves these runs alone from now on."""
     if not run_ids:
@@ -197,20 +211,31 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def run_headers(run: Run) -> dict[str, str]:
+    """The headers every http step of the run sends: the run id (also as Idempotency-Key, the name
+    receivers commonly deduplicate on), the job and the slot it fires for."""
+    headers = {"Idempotency-Key": str(run.id), "X-Vingine-Run-Id": str(run.id), "X-Vingine-Trigger": run.trigger}
+    if run.job_id is not None:
+        headers["X-Vingine-Job-Id"] = run.job.job_id
+    if run.scheduled_for is not None:
+        headers["X-Vingine-Scheduled-For"] = run.scheduled_for.astimezone(UTC).isoformat()
+    return headers
+
+
 def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
     """Run a queued run. Safe to call twice: only the caller that claims the row runs it."""
     claimed = Run.objects.filter(id=run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=timezone.now()
+        status=Run.Status.RUNNING, started_at=timezone.now(), worker=heartbeat.worker_id or ""
     )
     if claimed != 1:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
-    run = Run.objects.select_related("workflow").get(id=run_id)
+    run = Run.objects.select_related("workflow", "job").get(id=run_id)
     # The same limit Celery enforces on execute_run; kept here too so steps that wait (http
     # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
-    result = DynamicWorkflowRunner(run.workflow).run(run.input_text, deadline=deadline)
+    result = DynamicWorkflowRunner(run.workflow, run_headers=run_headers(run)).run(run.input_text, deadline=deadline)
     run.status = Run.Status.SUCCEEDED if result.succeeded else Run.Status.FAILED
     run.output = _jsonable(result.output)
     run.output_truncated = result.output_truncated
@@ -223,30 +248,79 @@ def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
     run.finished_at = timezone.now()
     # Conditional on status: a run that something else has finished meanwhile (the reaper) is
     # not overwritten.
-    Run.objects.filter(id=run.id, status=Run.Status.RUNNING).update(
-        status=run.status,
-        output=run.output,
-        output_truncated=run.output_truncated,
-        steps=run.steps,
-        error=run.error,
-        reason=run.reason,
-        finished_at=run.finished_at,
+    finish = Run.objects.filter(id=run.id, status=Run.Status.RUNNING)
+    _retrying_database_errors(
+        lambda: finish.update(
+            status=run.status,
+            output=run.output,
+            output_truncated=run.output_truncated,
+            steps=run.steps,
+            error=run.error,
+            reason=run.reason,
+            finished_at=run.finished_at,
+        )
     )
     return run
 
 
+FINISH_RETRY_SECONDS = 120  # how long a finished run waits for the database to record its result
+
+
+def _retrying_database_errors(write: Callable[[], Any]) -> Any:
+    """Run ``write``, trying again while the database is unreachable (restarting, failing over).
+
+    The steps have run and their effects are out in the world: giving up at the first error would
+    leave the run ``running`` until the time-limit reaper, and its result lost.
+    """
+    give_up = time.monotonic() + FINISH_RETRY_SECONDS
+    wait = 0.5
+    while True:
+        try:
+            return write()
+        except (db.OperationalError, db.InterfaceError) as exc:
+            if time.monotonic() + wait > give_up:
+                raise
+            logger.warning("database unreachable, recording the run again in %.1fs: %r", wait, exc)
+            if not connection.in_atomic_block:
+                connection.close()
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+
+
+def run_end_abruptly(*, run_id: uuid.UUID | str, timed_out: bool) -> bool:
+    """Record a run whose pool process ended under it: killed at the hard time limit, or died
+    (out of memory, killed). Called in the worker's main process, which saw it happen."""
+    if timed_out:
+        reason = Run.Reason.TIMEOUT
+        error = f"stopped: the run went over its time limit ({settings.WORKFLOW_RUN_TIME_LIMIT}s) and was killed"
+    else:
+        reason = Run.Reason.LOST
+        error = "The process running this run died before the run finished (killed or out of memory); "
+        error += "the run was not started again"
+    ended = Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(
+        status=Run.Status.FAILED, reason=reason, error=error, finished_at=timezone.now()
+    )
+    return ended == 1
+
+
 def runs_reap_lost(*, now: datetime | None = None) -> int:
-    """Fail the runs still ``running`` long after any worker could still be running them.
+    """Fail the runs still ``running`` whose worker is gone; return how many.
 
     A worker that dies mid-run (killed, out of memory, machine lost) leaves its run ``running``.
-    The message is handed out again, but the run is no longer ``queued``, so nothing runs it a
-    second time: its steps may already have had effects (a webhook called) that must not happen
-    twice. Past the hard time limit and a grace period, no worker can still be on it; it ends
-    failed with reason ``lost``. One conditional UPDATE: safe from several beats at once.
+    Its message is not run again: the run is no longer ``queued``, and its steps may already have
+    had effects (a webhook called) that must not happen twice. Instead the run ends failed with
+    reason ``lost``, once
+
+    - the worker that took it has sent no heartbeat for WORKER_LOST_AFTER_SECONDS, or
+    - whatever the worker, the hard time limit and a grace period have passed: no worker can still
+      be on it (runs taken by a worker from before heartbeats, or when Redis cannot tell).
+
+    Conditional UPDATEs: safe from several beats at once.
     """
     now = now or timezone.now()
+    reaped = _reap_runs_of_dead_workers(now)
     seconds = settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE + settings.WORKFLOW_RUN_LOST_GRACE
-    reaped = Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=now - timedelta(seconds=seconds)).update(
+    reaped += Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=now - timedelta(seconds=seconds)).update(
         status=Run.Status.FAILED,
         reason=Run.Reason.LOST,
         finished_at=now,
@@ -256,6 +330,28 @@ def runs_reap_lost(*, now: datetime | None = None) -> int:
     if reaped:
         logger.warning("%d run(s) lost with their worker marked failed", reaped)
     return reaped
+
+
+def _reap_runs_of_dead_workers(now: datetime) -> int:
+    quiet_for = timedelta(seconds=settings.WORKER_LOST_AFTER_SECONDS)
+    running = Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=now - quiet_for).exclude(worker="")
+    workers = list(running.values_list("worker", flat=True).distinct())
+    if not workers:
+        return 0
+    alive = heartbeat.workers_alive(workers, heartbeat.client())
+    if alive is None:
+        return 0
+    dead = sorted(set(workers) - alive)
+    if not dead:
+        return 0
+    logger.warning("workers without a heartbeat for %s: %s", quiet_for, ", ".join(dead))
+    return running.filter(worker__in=dead).update(
+        status=Run.Status.FAILED,
+        reason=Run.Reason.LOST,
+        finished_at=now,
+        error=f"The worker running this run stopped sending heartbeats for {quiet_for.seconds}s "
+        "(it crashed, was killed or lost its machine); the run was not started again",
+    )
 
 
 TRIM_BATCH = 500  # parents (jobs or workflows) looked at per query

@@ -1,25 +1,42 @@
-from celery import shared_task
+from billiard.exceptions import TimeLimitExceeded, WorkerLostError
+from celery import shared_task, signals
 from django.conf import settings
+from django.db import connection
 
 from . import services
 
 
-# acks_late: a message a worker had taken but not yet finished when it died is handed out again
-# (reject_on_worker_lost: at once when a pool process dies; otherwise after the broker's
-# visibility timeout) rather than lost. run_execute claims the row by status first, so a
-# redelivery of a run that did start does nothing: a run never executes twice. The reaper
-# fails such a run later (services.runs_reap_lost).
+# acks_late: a message is acknowledged when the run is over, so one a worker had taken but not yet
+# started when the whole worker died is handed out again (after the broker's visibility timeout;
+# the scheduler's sweeper sends it again sooner) rather than lost. run_execute claims the row by
+# status first, so a second delivery of a run that did start does nothing: a run never executes
+# twice. A run whose worker died under it ends failed as lost (services.runs_reap_lost, and
+# _run_ended_by_its_process below when only its pool process died).
 # soft_time_limit raises SoftTimeLimitExceeded inside the run, which ends it failed/timeout;
 # time_limit kills a pool process that ignored it.
 @shared_task(
     acks_late=True,
-    reject_on_worker_lost=True,
     ignore_result=True,
     soft_time_limit=settings.WORKFLOW_RUN_TIME_LIMIT,
     time_limit=settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE,
 )
 def execute_run(run_id: str) -> None:
     services.run_execute(run_id=run_id)
+
+
+@signals.task_failure.connect
+def _run_ended_by_its_process(sender=None, exception=None, args=None, **kwargs) -> None:
+    """The worker's main process saw the pool process running a run die (killed at the hard time
+    limit, out of memory, kill -9): record the run's end now, not when the reaper comes by."""
+    if getattr(sender, "name", None) != execute_run.name or not isinstance(
+        exception, (TimeLimitExceeded, WorkerLostError)
+    ):
+        return
+    try:
+        services.run_end_abruptly(run_id=args[0], timed_out=isinstance(exception, TimeLimitExceeded))
+    finally:
+        # The main process forks new pool processes: it keeps no database connection of its own.
+        connection.close()
 
 
 # Sent by beat (CELERY_BEAT_SCHEDULE). Both are safe to run twice and from several beats at once.

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from cronjobs import services
-from cronjobs.scheduler import SWEEP_AFTER, claim_due_jobs, sweep_unpublished
+from cronjobs.scheduler import RESEND_AFTER, SWEEP_AFTER, claim_due_jobs, resend_stale, sweep_unpublished
 from tests.cronjobs.helpers import fire_due_jobs
 from workflows.models import Run
 from workflows.services import runs_publish
@@ -69,3 +69,28 @@ def test_it_leaves_a_run_claimed_ahead_until_well_after_its_slot(workflow, make_
     # Its beat died holding it: the sweeper sends it once the slot is SWEEP_AFTER past.
     assert sweep_unpublished(slot + SWEEP_AFTER + timedelta(seconds=1)) == 1
     assert published_run_ids(broker) == [str(run_id)]
+
+
+def test_it_sends_again_a_queued_run_whose_message_is_gone(workflow, make_job, broker):
+    job = make_job(workflow, services.interval_spec(seconds=10))
+    _, [run_id] = fire_due_jobs(job.next_fire_at)
+    runs_publish([run_id])
+    broker.clear()  # the broker lost it (Redis restarted), or a worker that died holds it
+    sent_at = timezone.now() - RESEND_AFTER - timedelta(seconds=1)
+    Run.objects.filter(id=run_id).update(published_at=sent_at)
+
+    assert resend_stale(timezone.now()) == 1
+
+    assert published_run_ids(broker) == [str(run_id)]
+    assert Run.objects.get(id=run_id).published_at > sent_at
+    assert resend_stale(timezone.now()) == 0  # not again before RESEND_AFTER has passed once more
+
+
+def test_it_does_not_resend_runs_still_waiting_in_the_queue(workflow, make_job, broker):
+    job = make_job(workflow, services.interval_spec(seconds=10))
+    _, [waiting] = fire_due_jobs(job.next_fire_at)
+    runs_publish([waiting])  # its message waits in the queue, behind a backlog
+    Run.objects.filter(id=waiting).update(published_at=timezone.now() - RESEND_AFTER * 2)
+
+    assert resend_stale(timezone.now()) == 0
+    assert published_run_ids(broker) == [str(waiting)]

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from vingine import heartbeat
 from workflows.models import Run
 from workflows.services import run_execute, runs_reap_lost
 from workflows.tasks import reap_lost_runs
@@ -67,3 +68,37 @@ def test_a_reaped_run_is_never_started_again(workflow, lost_after):
 
     assert run_execute(run_id=stuck.id) is None
     assert Run.objects.get(pk=stuck.pk).status == Run.Status.FAILED
+
+
+@pytest.fixture
+def heartbeats(settings):
+    settings.WORKER_LOST_AFTER_SECONDS = 10
+    connection = heartbeat.client()
+    written = []
+
+    def beat(worker: str) -> None:
+        connection.set(heartbeat.WORKER_KEY.format(worker), "1", ex=10)
+        written.append(worker)
+
+    yield beat
+    for worker in written:
+        connection.delete(heartbeat.WORKER_KEY.format(worker))
+
+
+def test_it_fails_at_once_a_run_whose_worker_stopped_sending_heartbeats(workflow, lost_after, heartbeats):
+    heartbeats("alive@host/1")
+    orphan = make_run(workflow, Run.Status.RUNNING, timedelta(seconds=11))
+    Run.objects.filter(pk=orphan.pk).update(worker="dead@host/2")
+    going = make_run(workflow, Run.Status.RUNNING, timedelta(seconds=11))
+    Run.objects.filter(pk=going.pk).update(worker="alive@host/1")
+    just_started = make_run(workflow, Run.Status.RUNNING, timedelta(seconds=2))
+    Run.objects.filter(pk=just_started.pk).update(worker="dead@host/2")
+
+    assert runs_reap_lost() == 1
+
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.reason) == (Run.Status.FAILED, Run.Reason.LOST)
+    assert "stopped sending heartbeats" in orphan.error
+    for run in (going, just_started):  # its worker is alive; too young to tell
+        run.refresh_from_db()
+        assert run.status == Run.Status.RUNNING
