@@ -83,10 +83,10 @@ CLAIM_POLL = 0.5
 # Most missed slots one catch-up records one by one for a job; older ones are summed up in the
 # oldest recorded row. An every-second job after a day's outage would otherwise write 86,400 rows.
 MISSED_ROWS_MAX = 100
-SWEEP_EVERY = 5.0  # seconds between sweeps for unpublished runs
+SWEEP_EVERY = 1.0  # seconds between sweeps for unpublished runs (an indexed query)
 # Only runs older than this, and whose slot passed longer ago than this, are republished: younger
 # ones may still be on their way out, or waiting in a beat for their slot.
-SWEEP_AFTER = timedelta(seconds=10)
+SWEEP_AFTER = timedelta(seconds=2)
 SWEEP_BATCH = 1000
 # A queued run sent this long ago that no worker has started is sent again (resend_stale).
 RESEND_AFTER = timedelta(seconds=30)

@@ -130,8 +130,10 @@ def job_upsert(
         owner = existing.owner
     else:
         owner = _resolve_owner(caller=caller, user_id=user_id)
-    # Locked so the workflow cannot be deleted between this check and our commit.
-    workflow = Workflow.objects.select_for_update().filter(workflow_id=workflow_id).first()
+    # Locked so the workflow cannot be deleted between this check and our commit. NO KEY: the
+    # scheduler's foreign-key checks (KEY SHARE, as it commits new runs) must not wait for us, nor
+    # we for them: each holding one row the other wants was a deadlock.
+    workflow = Workflow.objects.select_for_update(no_key=True).filter(workflow_id=workflow_id).first()
     if workflow is None:
         raise NotFound(f"Workflow {workflow_id} not found")
     if workflow.owner_id != owner.pk:
@@ -143,7 +145,7 @@ def job_upsert(
         )
 
     # Serialise this owner's writes so two concurrent creates cannot both pass the quota check.
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
     if existing is None and CronJob.objects.filter(owner=owner).count() >= settings.CRON_MAX_JOBS_PER_USER:
         raise InvalidInput(
             f"You have reached the limit of {settings.CRON_MAX_JOBS_PER_USER} jobs; "

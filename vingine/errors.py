@@ -4,14 +4,18 @@ Services raise ``ApplicationError`` subclasses; DRF and simplejwt raise their ow
 handler below renders both the same way, so a client only ever parses ``detail``.
 """
 
+import logging
 from typing import Any
 
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -75,6 +79,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # The database went away mid-request (restart, failover): nothing was committed; retry.
+        logger.warning("database error during %s: %r", context["request"].path, exc)
+        detail = {"detail": "The database is unavailable; try again in a few seconds"}
+        return Response(detail, status=503, headers={"Retry-After": "5"})
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "vingine.middleware.BodySizeLimitMiddleware",
+    "vingine.middleware.DatabaseWaitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,6 +76,8 @@ try:
     }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
+# How long a request waits for an unreachable database (a restart, a failover) before a 503.
+DATABASE_WAIT_SECONDS = env_int("DATABASE_WAIT_SECONDS", 10, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # web, worker and beat share the file: wait for a lock instead of failing at once, and take the
     # write lock when a transaction begins (a read lock upgraded later fails at once when contended).

@@ -41,7 +41,8 @@ def workflow_save(*, owner: AbstractBaseUser, workflow_id: str, name: str, steps
     A header sent back as it is shown, redacted, keeps the value stored for it.
     """
     lock_for_transaction(f"workflow:{workflow_id}")
-    existing = Workflow.objects.select_for_update().filter(workflow_id=workflow_id).first()
+    # NO KEY: runs being committed meanwhile check their workflow with KEY SHARE, which this lets be.
+    existing = Workflow.objects.select_for_update(no_key=True).filter(workflow_id=workflow_id).first()
     if existing is not None and existing.owner_id != owner.pk:
         raise Forbidden(f"Workflow id {workflow_id} belongs to another user; choose another workflow_id")
     if existing is not None:
@@ -93,13 +94,19 @@ def run_enqueue(
     return run
 
 
+PUBLISH_RETRY_POLICY = {"max_retries": 12, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
 def _publish(run: Run) -> None:
     from .tasks import execute_run  # tasks import services; import here to avoid a cycle
 
     try:
         # No time limits in the message: Celery would otherwise copy this process's into it, and
         # they would win over those of the worker, whose WORKFLOW_RUN_TIME_LIMIT is the one that counts.
-        execute_run.apply_async((str(run.id),), time_limit=None, soft_time_limit=None)
+        # Retried for a few seconds: a broker restart is waited out rather than failing the run.
+        execute_run.apply_async(
+            (str(run.id),), time_limit=None, soft_time_limit=None, retry=True, retry_policy=PUBLISH_RETRY_POLICY
+        )
         Run.objects.filter(id=run.id).update(published_at=timezone.now())
     except OperationalError as exc:
         # The row is committed but no worker will ever hear of it: say so in the run instead of

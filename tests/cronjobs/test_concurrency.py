@@ -6,9 +6,11 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from cronjobs import services
 from cronjobs.models import CronJob
 from tests.conftest import ECHO_STEPS
 from workflows.models import Workflow
@@ -199,3 +201,45 @@ def test_concurrent_first_saves_of_one_workflow_id_by_its_owner_replace_each_oth
 
     assert statuses == [200] * 6
     assert Workflow.objects.filter(workflow_id="fresh").count() == 1
+
+
+def test_a_job_write_does_not_wait_for_runs_being_committed_for_the_same_owner(alice, workflow):
+    """Committing runs checks their workflow and owner rows with KEY SHARE locks (PostgreSQL's
+    foreign-key checks, which Django defers to the commit). A job write for the same owner must not
+    queue behind them: with the scheduler holding one of the rows and the write the other, each
+    waited for the other (a deadlock, seen under load)."""
+    committing = threading.Event()
+    release = threading.Event()
+
+    def scheduler_commit() -> None:
+        # What a beat's commit of new runs holds for a moment: KEY SHARE on the workflow and owner.
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    for model, pk in ((Workflow, workflow.pk), (get_user_model(), alice.pk)):
+                        cursor.execute(f"SELECT 1 FROM {model._meta.db_table} WHERE id = %s FOR KEY SHARE", [pk])
+                committing.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=scheduler_commit)
+    holder.start()
+    try:
+        assert committing.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait here fails the test
+            job = services.job_upsert(
+                caller=alice,
+                job_id="written-meanwhile",
+                workflow_id=workflow.workflow_id,
+                user_id=None,
+                input_text="",
+                spec=services.interval_spec(seconds=30),
+            )
+    finally:
+        release.set()
+        holder.join()
+
+    assert CronJob.objects.get(job_id="written-meanwhile").pk == job.pk

@@ -1,0 +1,611 @@
+"""make chaos: the whole system under faults, and the promises checked afterwards.
+
+    make chaos                                   # 500 jobs, 6 phases of 40 s (about 7 minutes)
+    .venv/bin/python scripts/chaos.py --jobs 60 --phase-seconds 15
+
+Everything runs on loopback, in processes this script starts and stops: a PostgreSQL cluster and a
+redis-server of its own (so restarting them disturbs nothing else on the machine), web (gunicorn),
+two celery workers, two celery beats, and a webhook receiver in this process. N users schedule
+"steady" interval jobs of 1 to 5 s that nothing touches, whose single http step calls the
+receiver; a stream of API calls meanwhile creates, replaces, pauses, resumes, triggers, lists and
+deletes other jobs. Then one phase per fault, each PHASE seconds with the fault injected after a
+few seconds:
+
+    none                       (the baseline: nothing injected)
+    kill -9 of a beat          (restarted 10 s later)
+    kill -9 of a worker        (the whole worker, mid-run; restarted 10 s later)
+    Redis restart              (killed; a fresh one 3 s later: Redis keeps nothing on disk)
+    PostgreSQL restart         (immediate shutdown, a crash for the clients; started 3 s later)
+    web restart under load     (killed; started again 3 s later)
+
+Once the processes are quiet again, every slot of the steady jobs in each phase is accounted for
+from the database and the receiver (scripts/consistency.py): ran (and how those that failed
+failed), skipped and why, duplicates (two runs for a slot, or two deliveries of one), silent
+losses (a slot without a run, a success the receiver never got), stuck runs. Recovery is how long
+after the fault slots started on time (within LATE seconds of their slot) again for good.
+
+The exit status is non-zero when a promise is broken: a duplicate, a stuck run, a silent loss, a
+5xx, or a job and its PeriodicTask out of step.
+"""
+
+import argparse
+import glob
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LATE = 2.0  # seconds: a slot started later than this after its time was late
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Process:
+    """A child in its own process group (a kill reaches a worker's pool too), output to a log."""
+
+    def __init__(self, name: str, args: list[str], *, env: dict, logs: Path):
+        self.name, self.args, self.env, self.log = name, args, env, logs / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> "Process":
+        with open(self.log, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def kill(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self) -> None:
+        if not self.popen or self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class Postgres:
+    """A throwaway cluster: initdb into a temporary folder, run as the postgres user under root."""
+
+    def __init__(self, folder: Path, port: int):
+        self.folder, self.port = folder, port
+        versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+        if not versions:
+            raise SystemExit("make chaos needs PostgreSQL's server programs (/usr/lib/postgresql/*/bin)")
+        self.bin = Path(versions[-1])
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.data = folder / "pgdata"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_owner, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def init(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.as_owner:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        log = str(self.folder / "pg.log")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", log, "-w", "-t", "60", "start", "-o", options)
+
+    def crash(self) -> None:
+        """Immediate shutdown: every backend killed, recovery from the WAL at the next start."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/vingine_chaos"
+
+
+class Receiver:
+    """The webhook the steady jobs call: counts deliveries per (job, slot) from the run headers."""
+
+    def __init__(self) -> None:
+        self.deliveries: Counter = Counter()
+        self.total = 0
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                job, slot = self.headers.get("X-Vingine-Job-Id"), self.headers.get("X-Vingine-Scheduled-For")
+                with lock:
+                    receiver.total += 1
+                    if job and slot:
+                        receiver.deliveries[(job, slot)] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@dataclass
+class ApiStats:
+    requests: int = 0
+    by_status: Counter = field(default_factory=Counter)  # "2xx", "4xx", "5xx", "refused"
+    unexpected: list = field(default_factory=list)  # (method, path, status, body) of 4xx/5xx
+
+    def record(self, method: str, path: str, status: int | str, body: str = "") -> None:
+        self.requests += 1
+        key = status if isinstance(status, str) else f"{status // 100}xx"
+        self.by_status[key] += 1
+        if key in ("4xx", "5xx") and len(self.unexpected) < 20:
+            self.unexpected.append((method, path, status, body[:200]))
+
+
+class ApiStream:
+    """Callers changing their own jobs all along: create, replace, pause, resume, trigger, list,
+    read runs, delete. Every request is one that should succeed; anything else is counted."""
+
+    def __init__(self, base: str, users: list[tuple[str, str]], workflow_of: dict[str, str]):
+        self.base, self.users, self.workflow_of = base, users, workflow_of
+        self.stats = ApiStats()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self, user: str, token: str) -> None:
+        client = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        mine: list[str] = []
+        rng = random.Random(user)
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            if len(mine) < 5 or rng.random() < 0.15:
+                job_id = f"churn-{user}-{n}"
+                body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "seconds": rng.randint(2, 5)}
+                if self.call(client, "POST", "/api/cron/jobs/interval", json=body) == 200:
+                    mine.append(job_id)
+                continue
+            job_id = rng.choice(mine)
+            action = rng.choice(["replace", "pause", "resume", "trigger", "get", "runs", "list", "delete"])
+            if action == "replace":
+                body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "cron_expression": "* * * * *"}
+                self.call(client, "POST", "/api/cron/jobs/cron", json=body)
+            elif action in ("pause", "resume", "trigger"):
+                self.call(client, "POST", f"/api/cron/jobs/{job_id}/{action}")
+            elif action == "get":
+                self.call(client, "GET", f"/api/cron/jobs/{job_id}")
+            elif action == "runs":
+                self.call(client, "GET", f"/api/cron/jobs/{job_id}/runs")
+            elif action == "list":
+                self.call(client, "GET", "/api/cron/jobs")
+            else:
+                status = self.call(client, "DELETE", f"/api/cron/jobs/{job_id}")
+                if status in (200, 204):
+                    mine.remove(job_id)
+            time.sleep(0.05)
+        client.close()
+
+    def call(self, client: httpx.Client, method: str, path: str, **kwargs) -> int | None:
+        try:
+            response = client.request(method, path, **kwargs)
+        except httpx.TransportError:
+            with self.lock:
+                self.stats.record(method, path, "refused")
+            time.sleep(0.2)  # web is down (restarting): try again shortly
+            return None
+        with self.lock:
+            self.stats.record(method, path, response.status_code, response.text)
+        return response.status_code
+
+    def start(self) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self.run, args=user, daemon=True) for user in self.users]
+        for thread in threads:
+            thread.start()
+        return threads
+
+
+@dataclass
+class Phase:
+    name: str
+    start: datetime
+    end: datetime | None = None
+    fault_at: datetime | None = None
+    api_before: ApiStats | None = None
+    api: dict = field(default_factory=dict)
+
+
+class Chaos:
+    def __init__(self, args):
+        self.args = args
+        self.folder = Path(tempfile.mkdtemp(prefix="vingine-chaos-"))
+        self.folder.chmod(0o755)  # the cluster's owner (postgres) must reach its folder inside
+        self.logs = self.folder / "logs"
+        self.logs.mkdir()
+        self.pg = Postgres(self.folder / "pg", free_port())
+        self.redis_port = free_port()
+        self.redis: Process | None = None
+        self.processes: dict[str, Process] = {}
+        self.web_port = free_port()
+        self.lock = threading.Lock()  # held while a fault kills and restarts a process on purpose
+        self.crashes: list[tuple[str, str]] = []  # (phase, what exited on its own and how)
+        self.phase = "setup"
+
+    # --- the stack ------------------------------------------------------------------------------
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="vingine.settings",
+            DATABASE_URL=self.pg.url,
+            REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            SECRET_KEY="chaos-" + "x" * 50,
+            JWT_SECRET="chaos-jwt-" + "y" * 40,
+            CRON_MIN_INTERVAL_SECONDS="1",
+            CRON_MAX_JOBS_PER_USER="100000",
+            RUN_HISTORY_LIMIT="100000",
+            WORKFLOW_HTTP_ALLOWED_HOSTS="127.0.0.1",
+            LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+            PORT=str(self.web_port),
+        )
+        return env
+
+    def start_redis(self) -> None:
+        args = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        self.redis = Process("redis", [*args, "no"], env=dict(os.environ), logs=self.logs).start()
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.redis_port), 0.5).close() or True, 20, "redis")
+
+    def process(self, name: str) -> Process:
+        celery = [str(BIN / "celery"), "-A", "vingine"]
+        args = {
+            "web": [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],
+            "beat-1": [*celery, "beat", "--schedule", str(self.folder / "beat-1.db")],
+            "beat-2": [*celery, "beat", "--schedule", str(self.folder / "beat-2.db")],
+            "worker-1": [*celery, "worker", "-n", "chaos-1@localhost", "--concurrency", str(self.args.concurrency)],
+            "worker-2": [*celery, "worker", "-n", "chaos-2@localhost", "--concurrency", str(self.args.concurrency)],
+        }[name]
+        return Process(name, args, env=self.env(), logs=self.logs)
+
+    def start(self, name: str) -> None:
+        self.processes[name] = self.process(name).start()
+        if name == "web":
+            wait_for(lambda: httpx.get(f"{self.base}/api/schema", timeout=2).status_code == 200, START_TIMEOUT, "web")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def up(self) -> None:
+        print(f"# stack in {self.folder}", flush=True)
+        self.pg.init()
+        self.pg.start()
+        psql = ["psql", "-h", "127.0.0.1", "-p", str(self.pg.port), "-U", "postgres", "-q"]
+        subprocess.run([*psql, "-c", "CREATE DATABASE vingine_chaos"], check=True)
+        self.start_redis()
+        os.environ.update(self.env())  # this process reads the same database, for the report
+        subprocess.run([str(BIN / "python"), "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env(), check=True)
+        for name in ("worker-1", "worker-2", "beat-1", "beat-2", "web"):
+            self.start(name)
+
+    def supervise(self, stop: threading.Event) -> None:
+        """Restart a process that exits on its own, as docker compose's restart policy does, and
+        note it: a crash is a finding even when nothing is lost."""
+        while not stop.wait(0.5):
+            with self.lock:
+                for name, process in list(self.processes.items()):
+                    if process.popen.poll() is None:
+                        continue
+                    log = process.log.read_text(errors="replace").splitlines()
+                    lines = [line for line in log if "CRITICAL" in line]
+                    why = lines[-1].split("]", 1)[-1].strip()[:160] if lines else f"exit {process.popen.returncode}"
+                    self.crashes.append((self.phase, f"{name}: {why}"))
+                    print(f"# {name} exited on its own ({why}); restarting it", flush=True)
+                    self.start(name)
+
+    def down(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+        if self.redis:
+            self.redis.kill()
+        self.pg.stop()
+
+    # --- faults -----------------------------------------------------------------------------------
+
+    def kill_and_restart(self, name: str, down: float) -> None:
+        with self.lock:
+            self.processes[name].kill()
+            time.sleep(down)
+            self.start(name)
+
+    def kill_worker_mid_run(self) -> None:
+        from workflows.models import Run
+
+        # Mid-run: wait until the worker has a run in hand.
+        wait_for(
+            lambda: Run.objects.filter(status=Run.Status.RUNNING, worker__startswith="chaos-1@").exists(),
+            10,
+            "a run on worker-1",
+        )
+        self.kill_and_restart("worker-1", 10)
+
+    def restart_redis(self) -> None:
+        self.redis.kill()
+        time.sleep(3)
+        self.start_redis()
+
+    def restart_postgres(self) -> None:
+        from django.db import connections
+
+        self.pg.crash()
+        connections.close_all()
+        time.sleep(3)
+        self.pg.start()
+
+    # --- the run ------------------------------------------------------------------------------------
+
+    def setup_jobs(self) -> tuple[list[str], list[tuple[str, str]], dict[str, str]]:
+        from django.contrib.auth import get_user_model
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        users = [get_user_model().objects.create_user(username=f"chaos-{n}") for n in range(self.args.users)]
+        tokens = {user.username: str(AccessToken.for_user(user)) for user in users}
+        workflow_of = {}
+        step = {"type": "http", "url": self.receiver.url, "body": {"topic": "{{input}}"}, "timeout": 10}
+        for name, token in tokens.items():
+            headers = {"Authorization": f"Bearer {token}"}
+            body = {"workflow_id": f"hook-{name}", "name": "Call the receiver", "steps": [step]}
+            response = httpx.post(f"{self.base}/api/workflows", json=body, headers=headers, timeout=30)
+            response.raise_for_status()
+            workflow_of[name] = body["workflow_id"]
+        steady = []
+        rng = random.Random(20261203)
+        names = list(tokens)
+        with httpx.Client(base_url=self.base, timeout=30) as client:
+            for n in range(self.args.jobs):
+                name = names[n % len(names)]
+                job_id = f"steady-{n:04d}"
+                body = {"job_id": job_id, "workflow_id": workflow_of[name], "seconds": rng.randint(1, 5)}
+                response = client.post(
+                    "/api/cron/jobs/interval", json=body, headers={"Authorization": f"Bearer {tokens[name]}"}
+                )
+                response.raise_for_status()
+                steady.append(job_id)
+        return steady, list(tokens.items()), workflow_of
+
+    def run(self) -> int:
+        self.receiver = Receiver()
+        self.up()
+        import django
+
+        django.setup()
+        try:
+            return self.run_phases()
+        finally:
+            self.down()
+
+    def run_phases(self) -> int:
+        from django.db import connections
+
+        steady, users, workflow_of = self.setup_jobs()
+        stop_supervising = threading.Event()
+        threading.Thread(target=self.supervise, args=(stop_supervising,), daemon=True).start()
+        stream = ApiStream(self.base, users, workflow_of)
+        stream.start()
+        print(f"# {len(steady)} steady jobs, {len(users)} users changing jobs through the API", flush=True)
+        time.sleep(3)
+        faults = [
+            ("none", None),
+            ("kill -9 of a beat", lambda: self.kill_and_restart("beat-1", 10)),
+            ("kill -9 of a worker mid-run", self.kill_worker_mid_run),
+            ("Redis restart", self.restart_redis),
+            ("PostgreSQL restart", self.restart_postgres),
+            ("web restart under load", lambda: self.kill_and_restart("web", 3)),
+        ]
+        if self.args.faults:
+            chosen = set(self.args.faults.split(","))
+            faults = [fault for fault in faults if fault[0] == "none" or fault[0].split()[0].lower() in chosen]
+        phases = []
+        for name, inject in faults:
+            phase = Phase(name, datetime.now(UTC))
+            self.phase = name
+            before = dict(stream.stats.by_status)
+            print(f"# phase: {name}", flush=True)
+            if inject is not None:
+                time.sleep(5)
+                phase.fault_at = datetime.now(UTC)
+                inject()
+            time.sleep(max(0.0, self.args.phase_seconds - (datetime.now(UTC) - phase.start).total_seconds()))
+            phase.end = datetime.now(UTC)
+            phase.api = {k: v - before.get(k, 0) for k, v in stream.stats.by_status.items()}
+            phases.append(phase)
+        stream.stop.set()
+        self.phase = "settling"
+        connections.close_all()
+        print("# settling: waiting for every slot of the last phase to end", flush=True)
+        self.settle(phases[-1].end)
+        stop_supervising.set()
+        return self.report(steady, phases, stream)
+
+    def settle(self, until: datetime) -> None:
+        from workflows.models import Run
+
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            open_runs = Run.objects.filter(
+                status__in=[Run.Status.QUEUED, Run.Status.RUNNING], scheduled_for__lte=until
+            ).count()
+            if not open_runs:
+                return
+            time.sleep(2)
+
+    def report(self, steady: list[str], phases: list[Phase], stream: ApiStream) -> int:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from consistency import invariants, slots
+
+        from workflows.models import Run
+
+        broken = 0
+        rows = []
+        for phase in phases:
+            account = slots(job_ids=steady, since=phase.start, until=phase.end, deliveries=self.receiver.deliveries)
+            late, recovery = self.lateness(steady, phase)
+            api = phase.api
+            duplicates = account.delivered_twice
+            rows.append(
+                [
+                    phase.name,
+                    f"{account.expected:,}",
+                    f"{account.ran:,}" + (f" ({fmt_counter(account.failed)})" if account.failed else ""),
+                    fmt_counter(account.skipped) or "0",
+                    str(duplicates),
+                    str(account.pending),
+                    str(account.lost),
+                    str(late),
+                    "n/a" if phase.fault_at is None else f"{recovery:.1f} s",
+                    f"{sum(api.values())} / {api.get('5xx', 0)} / {api.get('refused', 0)}",
+                ]
+            )
+            broken += duplicates + account.lost + account.pending + api.get("5xx", 0)
+        header = [
+            "fault",
+            "slots expected",
+            "ran (failed: reason)",
+            "skipped (reason)",
+            "duplicates",
+            "stuck",
+            "silent losses",
+            f"late > {LATE:.0f} s",
+            "recovery",
+            "API calls / 5xx / refused",
+        ]
+        print()
+        print(markdown(header, rows))
+        state = invariants()
+        print()
+        print(
+            markdown(
+                ["after the run", "count"],
+                [
+                    ["slots with two runs", str(state.duplicate_slots)],
+                    ["runs stuck running", str(state.stuck_running)],
+                    ["runs stuck queued", str(state.stuck_queued)],
+                    ["jobs without their PeriodicTask", str(state.jobs_without_task)],
+                    ["PeriodicTasks without their job", str(state.tasks_without_job)],
+                    ["webhook deliveries", f"{self.receiver.total:,}"],
+                    ["runs recorded", f"{Run.objects.count():,}"],
+                ],
+            )
+        )
+        if stream.stats.unexpected:
+            print("\nRefused or failed API calls (first 20):")
+            for method, path, status, body in stream.stats.unexpected:
+                print(f"  {method} {path} -> {status} {body}")
+        if self.crashes:
+            print("\nProcesses that exited on their own (restarted):")
+            for phase, what in self.crashes:
+                print(f"  during {phase}: {what}")
+        broken += 0 if state.ok else 1
+        print(f"\nlogs: {self.logs}")
+        return 1 if broken else 0
+
+    def lateness(self, steady: list[str], phase: Phase) -> tuple[int, float]:
+        """Slots of the phase that started late (or never ran), and how long after the fault the
+        last of them was due: from then on, every slot started on time."""
+        from workflows.models import Run
+
+        runs = Run.objects.filter(
+            job__job_id__in=steady,
+            trigger=Run.Trigger.SCHEDULE,
+            scheduled_for__gte=phase.start,
+            scheduled_for__lte=phase.end,
+        ).values_list("scheduled_for", "started_at", "reason")
+        late_slots = [
+            slot
+            for slot, started, reason in runs
+            if started is None or (started - slot).total_seconds() > LATE or reason in ("missed", "overlap")
+        ]
+        if phase.fault_at is None or not late_slots:
+            return len(late_slots), 0.0
+        last = max(late_slots)
+        return len(late_slots), max(0.0, (last - phase.fault_at).total_seconds())
+
+
+def fmt_counter(counter: Counter) -> str:
+    return ", ".join(f"{reason} {count:,}" for reason, count in counter.most_common())
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=500, help="steady jobs (interval 1-5 s)")
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--phase-seconds", type=float, default=40.0)
+    parser.add_argument("--concurrency", type=int, default=4, help="pool processes per worker")
+    parser.add_argument("--faults", help="comma-separated subset: kill,redis,postgresql,web (none always runs)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    chaos = Chaos(args)
+    status = 1
+    try:
+        status = chaos.run()
+    finally:
+        if status == 0 and not os.environ.get("CHAOS_KEEP"):
+            shutil.rmtree(chaos.folder, ignore_errors=True)
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
