@@ -14,7 +14,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/4
 BENCH_ARGS ?=
 
-.PHONY: install run test test-fast test-client bench lint format clean
+.PHONY: install run test test-fast test-client fuzz bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,15 @@ test: install test-client
 
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not e2e"
+
+# The schemathesis runs of make test (owner, operator, a second user, no token) with many more
+# examples and every phase for each caller; FUZZ_SEED=<n> explores other requests. Minutes, not part of make test.
+FUZZ_EXAMPLES ?= 20
+FUZZ_SEED ?= 20261126
+fuzz: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SCHEMATHESIS_MAX_EXAMPLES=$(FUZZ_EXAMPLES) \
+		SCHEMATHESIS_SEED=$(FUZZ_SEED) SCHEMATHESIS_PHASES=examples,coverage,fuzzing,stateful \
+		SCHEMATHESIS_RUN_TIMEOUT=900 $(BIN)/pytest -q --timeout=960 tests/e2e/test_openapi_schemathesis.py
 
 # clients/nextjs: its generated types are current, it builds, and its tests pass against a live
 # web + worker + beat that its test script starts.

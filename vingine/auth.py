@@ -7,19 +7,65 @@
 
 Both are verified by simplejwt (signature, algorithm, ``exp``, audience, issuer). The first time a
 valid ``sub`` is seen it becomes a local, non-staff user, so ownership rows have someone to point at.
+
+Every way a token can be wrong ends in ``TokenError`` (401), never in an exception of the decoder
+or the database: the checks below run before any claim is used.
 """
+
+import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from rest_framework_simplejwt import authentication, serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 MAX_SUB_LENGTH = 150  # Django's username length
+# Ours are ~300 bytes, a provider's with custom claims a few KiB; gunicorn refuses any header line
+# above 8190 bytes anyway. A longer one is refused before it is decoded.
+MAX_TOKEN_BYTES = 8 * 1024
 
 
-class BearerToken(AccessToken):
+def _sub_problem(sub) -> str | None:
+    """Why ``sub`` cannot name a user, or None. It becomes a username, stored and shown as-is."""
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
+        return "Token has no usable sub claim (a string of 1 to 150 characters)"
+    # Control characters (NUL above all: PostgreSQL refuses it) and lone surrogates (not encodable).
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in sub):
+        return "Token's sub claim contains control or surrogate characters"
+    return None
+
+
+class CheckedClaims:
+    """Size and claim checks shared by access and refresh tokens, on top of simplejwt's own."""
+
+    def __init__(self, token=None, verify: bool = True) -> None:
+        if token is not None and len(token) > MAX_TOKEN_BYTES:
+            raise TokenError(f"Token is longer than {MAX_TOKEN_BYTES} bytes")
+        super().__init__(token, verify)
+
+    def check_exp(self, claim: str = "exp", current_time=None) -> None:
+        try:
+            super().check_exp(claim, current_time)
+        except (OverflowError, ValueError, OSError):
+            # A number past year 9999 (or NaN): PyJWT accepts it, datetime cannot hold it.
+            raise TokenError(f"Token has an invalid '{claim}' claim") from None
+
+    def verify(self) -> None:
+        self.check_exp()
+        if "iat" in self.payload:
+            iat = self.payload["iat"]
+            # PyJWT has already refused an iat in the future or not a number; int() lets a boolean pass.
+            if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+                raise TokenError("Token has an invalid iat claim")
+        if api_settings.USER_ID_CLAIM in self.payload:
+            problem = _sub_problem(self.payload[api_settings.USER_ID_CLAIM])
+            if problem:
+                raise TokenError(problem)
+
+
+class BearerToken(CheckedClaims, AccessToken):
     """An access token of ours, or an external one that has no ``token_type``/``jti``.
 
     A refresh token (``token_type: refresh``) is still refused: it lives for days and must only be
@@ -27,18 +73,23 @@ class BearerToken(AccessToken):
     """
 
     def verify(self) -> None:
-        self.check_exp()
+        super().verify()
         if api_settings.TOKEN_TYPE_CLAIM in self.payload:
             self.verify_token_type()
-        if "iat" in self.payload and not isinstance(self.payload["iat"], (int, float)):
-            raise TokenError("Token has an invalid iat claim")
+
+
+class CheckedRefreshToken(CheckedClaims, RefreshToken):
+    def verify(self) -> None:
+        super().verify()
+        RefreshToken.verify(self)  # simplejwt's: token type, jti, blacklist
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
     def get_user(self, validated_token):
         sub = validated_token.get(api_settings.USER_ID_CLAIM)
-        if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB_LENGTH:
-            raise InvalidToken("Token has no usable sub claim (a string of 1 to 150 characters)")
+        problem = _sub_problem(sub) if sub is not None else "Token has no usable sub claim"
+        if problem:
+            raise InvalidToken(problem)
         User = get_user_model()
         try:
             user = User.objects.get(username=sub)
@@ -58,6 +109,8 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
 class TokenRefreshSerializer(serializers.TokenRefreshSerializer):
     """simplejwt looks the refresh token's user up with ``.get()``: a deleted user would answer 500."""
+
+    token_class = CheckedRefreshToken
 
     def validate(self, attrs):
         try:

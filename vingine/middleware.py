@@ -20,10 +20,18 @@ class BodySizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": "Content-Length header is not a number"}, status=400)
+            length = -1
+        if length < 0:
+            return JsonResponse({"detail": "Content-Length header is not a number of bytes"}, status=400)
         if length > limit:
             return JsonResponse(
                 {"detail": f"Request body is {length} bytes; the limit is {limit} bytes (1 MiB)"}, status=413
+            )
+        if "CONTENT_LENGTH" not in request.META and request.META.get("HTTP_TRANSFER_ENCODING"):
+            # Django reads no more than Content-Length says: a chunked body would be taken for an
+            # empty one, and the request refused for fields it did send.
+            return JsonResponse(
+                {"detail": "Send the body with a Content-Length header; chunked bodies are not read"}, status=411
             )
         return self.get_response(request)
 

@@ -5,14 +5,22 @@ from rest_framework.utils import json
 
 
 class StrictJSONParser(JSONParser):
-    """DRF's JSON parser, plus: NaN/Infinity and absurd nesting are a 400 rather than a crash."""
+    """DRF's JSON parser, plus: NaN/Infinity, absurd nesting and a charset that decodes no text are a 400."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         raw = stream.read() if stream is not None else b""
         try:
-            return json.loads(raw.decode(encoding), parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            text = raw.decode(encoding)
+        except LookupError:
+            # Django only checks that the charset names a codec; "hex" or "rot13" name one that
+            # does not turn bytes into text.
+            raise ParseError(f"charset {encoding!r} is not a text encoding; send UTF-8") from None
+        except UnicodeDecodeError as exc:
+            raise ParseError(str(exc)) from None
+        try:
+            return json.loads(text, parse_constant=_refuse_constant)
+        except ValueError as exc:
             raise ParseError(str(exc)) from None
         except RecursionError:
             raise ParseError("nested too deeply") from None
