@@ -522,7 +522,7 @@ class Chaos:
             "duplicates",
             "stuck",
             "silent losses",
-            f"late > {LATE:.0f} s",
+            f"late > {LATE:.0f} s or missed",
             "recovery",
             "API calls / 5xx / refused",
         ]
@@ -557,8 +557,10 @@ class Chaos:
         return 1 if broken else 0
 
     def lateness(self, steady: list[str], phase: Phase) -> tuple[int, float]:
-        """Slots of the phase that started late (or never ran), and how long after the fault the
-        last of them was due: from then on, every slot started on time."""
+        """Slots of the phase that started more than LATE seconds after their time or were recorded
+        as missed, and how long after the fault the last of them was due: from then on, every slot
+        started on time. (A slot skipped because the job's previous run was still going is the
+        overlap policy at work, counted under skipped, not here.)"""
         from workflows.models import Run
 
         runs = Run.objects.filter(
@@ -570,12 +572,11 @@ class Chaos:
         late_slots = [
             slot
             for slot, started, reason in runs
-            if started is None or (started - slot).total_seconds() > LATE or reason in ("missed", "overlap")
+            if reason == Run.Reason.MISSED or (started is not None and (started - slot).total_seconds() > LATE)
         ]
         if phase.fault_at is None or not late_slots:
             return len(late_slots), 0.0
-        last = max(late_slots)
-        return len(late_slots), max(0.0, (last - phase.fault_at).total_seconds())
+        return len(late_slots), max(0.0, (max(late_slots) - phase.fault_at).total_seconds())
 
 
 def fmt_counter(counter: Counter) -> str:
