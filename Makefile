@@ -13,8 +13,10 @@ CLIENT_DATABASE_URL ?= $(TEST_DATABASE_URL)_client
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/4
 BENCH_ARGS ?=
+# make chaos starts its own PostgreSQL cluster and redis-server (it restarts them), on free ports.
+CHAOS_ARGS ?=
 
-.PHONY: install run test test-fast test-client fuzz bench lint format clean
+.PHONY: install run test test-fast test-client fuzz bench chaos lint format clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +56,9 @@ test-client: install
 
 bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
+chaos: install
+	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

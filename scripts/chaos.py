@@ -25,7 +25,8 @@ losses (a slot without a run, a success the receiver never got), stuck runs. Rec
 after the fault slots started on time (within LATE seconds of their slot) again for good.
 
 The exit status is non-zero when a promise is broken: a duplicate, a stuck run, a silent loss, a
-5xx, or a job and its PeriodicTask out of step.
+5xx other than a 503 (unavailable: retry) while a part restarts, a refusal of a request that
+should have succeeded, or a job and its PeriodicTask out of step.
 """
 
 import argparse
@@ -184,9 +185,11 @@ class ApiStats:
 
     def record(self, method: str, path: str, status: int | str, body: str = "") -> None:
         self.requests += 1
-        key = status if isinstance(status, str) else f"{status // 100}xx"
+        # A 503 says "unavailable, retry" (with Retry-After) while a part is restarting; any other
+        # 5xx is a defect.
+        key = status if isinstance(status, str) else "503" if status == 503 else f"{status // 100}xx"
         self.by_status[key] += 1
-        if key in ("4xx", "5xx") and len(self.unexpected) < 20:
+        if key in ("4xx", "5xx", "503") and len(self.unexpected) < 20:
             self.unexpected.append((method, path, status, body[:200]))
 
 
@@ -217,19 +220,22 @@ class ApiStream:
             action = rng.choice(["replace", "pause", "resume", "trigger", "get", "runs", "list", "delete"])
             if action == "replace":
                 body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "cron_expression": "* * * * *"}
-                self.call(client, "POST", "/api/cron/jobs/cron", json=body)
+                status = self.call(client, "POST", "/api/cron/jobs/cron", json=body)
             elif action in ("pause", "resume", "trigger"):
-                self.call(client, "POST", f"/api/cron/jobs/{job_id}/{action}")
+                status = self.call(client, "POST", f"/api/cron/jobs/{job_id}/{action}")
             elif action == "get":
-                self.call(client, "GET", f"/api/cron/jobs/{job_id}")
+                status = self.call(client, "GET", f"/api/cron/jobs/{job_id}")
             elif action == "runs":
-                self.call(client, "GET", f"/api/cron/jobs/{job_id}/runs")
+                status = self.call(client, "GET", f"/api/cron/jobs/{job_id}/runs")
             elif action == "list":
-                self.call(client, "GET", "/api/cron/jobs")
+                status = self.call(client, "GET", "/api/cron/jobs")
             else:
                 status = self.call(client, "DELETE", f"/api/cron/jobs/{job_id}")
                 if status in (200, 204):
                     mine.remove(job_id)
+            if status is None and job_id in mine:
+                # The answer was lost (web went down): the job may be gone; leave it alone.
+                mine.remove(job_id)
             time.sleep(0.05)
         client.close()
 
@@ -510,10 +516,10 @@ class Chaos:
                     str(account.lost),
                     str(late),
                     "n/a" if phase.fault_at is None else f"{recovery:.1f} s",
-                    f"{sum(api.values())} / {api.get('5xx', 0)} / {api.get('refused', 0)}",
+                    f"{sum(api.values())} / {api.get('5xx', 0)} / {api.get('503', 0)} / {api.get('refused', 0)}",
                 ]
             )
-            broken += duplicates + account.lost + account.pending + api.get("5xx", 0)
+            broken += duplicates + account.lost + account.pending + api.get("5xx", 0) + api.get("4xx", 0)
         header = [
             "fault",
             "slots expected",
@@ -524,7 +530,7 @@ class Chaos:
             "silent losses",
             f"late > {LATE:.0f} s or missed",
             "recovery",
-            "API calls / 5xx / refused",
+            "API calls / 5xx / 503 / refused",
         ]
         print()
         print(markdown(header, rows))
