@@ -16,7 +16,13 @@ BENCH_ARGS ?=
 # make chaos starts its own PostgreSQL cluster and redis-server (it restarts them), on free ports.
 CHAOS_ARGS ?=
 
-.PHONY: install run test test-fast test-client fuzz bench chaos lint format clean
+# make load starts its own stack against a database it drops and re-creates each run, and a Redis
+# db it flushes (never the test ones); it is not part of make test.
+LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_load
+LOAD_REDIS_URL ?= redis://127.0.0.1:6379/5
+LOAD_ARGS ?=
+
+.PHONY: install run test test-fast test-client fuzz bench chaos load lint format clean
 
 install: $(VENV)/.installed
 
@@ -59,6 +65,10 @@ bench: install
 
 chaos: install
 	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)
+
+# 50 API clients for 60 s against gunicorn + 2 celery workers + beat, beside a 1-client baseline.
+load: install
+	LOAD_DATABASE_URL=$(LOAD_DATABASE_URL) LOAD_REDIS_URL=$(LOAD_REDIS_URL) $(BIN)/python scripts/load.py $(LOAD_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
