@@ -220,6 +220,29 @@ class Stack:
         for process in self.processes:
             process.wait_or_kill(deadline)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each program (all of its process group), by this process
+        (the clients), and by the whole machine (PostgreSQL and anything else running)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        groups: dict[int, float] = defaultdict(float)
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            # After the command: state ppid pgrp ... utime(12) stime cutime cstime.
+            groups[int(fields[2])] += sum(int(value) for value in fields[11:15]) / ticks
+        used = {process.name: groups.get(process.popen.pid, 0.0) for process in self.processes}
+        times = os.times()
+        used["clients (this process)"] = times.user + times.system
+        with open("/proc/stat") as stat:
+            cpu = [int(value) for value in stat.readline().split()[1:]]
+        used["machine"] = (sum(cpu[:8]) - cpu[3] - cpu[4]) / ticks  # all but idle and iowait
+        return used
+
     def log_problems(self) -> dict[str, int]:
         """Tracebacks and ERROR lines per process log: a 2xx can still hide a failure in a worker."""
         problems = {}
@@ -265,6 +288,7 @@ class Stats:
     unexpected: list[str] = field(default_factory=list)  # the first few unexpected answers, for the report
     lock: threading.Lock = field(default_factory=threading.Lock)
     seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used meanwhile, by whom
 
     def record(self, endpoint: str, seconds: float, outcome: str, detail: str = "") -> None:
         with self.lock:
@@ -425,9 +449,10 @@ def make_users(prefix: str, count: int) -> list[str]:
     return [str(AccessToken.for_user(user)) for user in users]
 
 
-def phase(base_url: str, prefix: str, clients: int, seconds: float, operator_token: str) -> Stats:
+def phase(stack: "Stack", prefix: str, clients: int, seconds: float, operator_token: str) -> Stats:
     """``clients`` clients and the operator for ``seconds``; each client's setup is not measured."""
     stats = Stats()
+    base_url = stack.url
     tokens = make_users(prefix, clients)
     workers = [Client(base_url, token, f"{prefix}-c{i}", stats, seed=i) for i, token in enumerate(tokens)]
     for client in workers:
@@ -435,7 +460,7 @@ def phase(base_url: str, prefix: str, clients: int, seconds: float, operator_tok
     stop = threading.Event()
     threads = [threading.Thread(target=client.loop, args=(stop,), daemon=True) for client in workers]
     threads.append(threading.Thread(target=operator_loop, args=(base_url, operator_token, stats, stop), daemon=True))
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), stack.cpu_seconds()
     for thread in threads:
         thread.start()
     try:
@@ -445,6 +470,7 @@ def phase(base_url: str, prefix: str, clients: int, seconds: float, operator_tok
         for thread in threads:
             thread.join(REQUEST_TIMEOUT + 5)
         stats.seconds = time.monotonic() - started
+        stats.cpu = {name: used - cpu_before[name] for name, used in stack.cpu_seconds().items()}
         for client in workers:
             client.http.close()
     return stats
@@ -535,6 +561,12 @@ def report(base: Stats, load: Stats, clients: int) -> tuple[int, int, int]:
         f" loaded: {len(every_load) / load.seconds:.1f} req/s from {clients}."
         " 4xx, 5xx and no answer count both phases; every request was one its client expected to succeed."
     )
+    machine = load.cpu.pop("machine", 0.0)
+    ours = ", ".join(f"{name} {used:.1f}" for name, used in load.cpu.items())
+    print(
+        f"CPU seconds used during the load ({load.seconds:.0f} s on {os.cpu_count()} cores): {ours};"
+        f" the whole machine {machine:.0f} (PostgreSQL and any other work included)."
+    )
     for line in base.unexpected + load.unexpected:
         print(f"  unexpected: {line}")
     return totals["5xx"], totals["conn"], totals["4xx"]
@@ -602,10 +634,10 @@ def main() -> int:
         operator_token = str(AccessToken.for_user(operator))
         warm_up(stack.url, operator_token, web_workers)
         print(f"Baseline: 1 client for {args.baseline_seconds:.0f} s", flush=True)
-        base = phase(stack.url, "base", 1, args.baseline_seconds, operator_token)
+        base = phase(stack, "base", 1, args.baseline_seconds, operator_token)
         stack.check()
         print(f"Load: {args.clients} clients for {args.seconds:.0f} s", flush=True)
-        load = phase(stack.url, "load", args.clients, args.seconds, operator_token)
+        load = phase(stack, "load", args.clients, args.seconds, operator_token)
         stack.check()
         print("Waiting for the runs whose time has come to finish", flush=True)
         first_backlog, drained = drain(args.drain_seconds, stack)
