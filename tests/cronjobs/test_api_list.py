@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from cronjobs import schedules, services
+
 from .helpers import (
     SPEC_CRON_JOB,
     SPEC_INTERVAL_JOB,
@@ -72,3 +74,30 @@ def test_it_shows_a_paused_job_with_no_next_run_time(api, cron_job):
 
     assert job["paused"] is True
     assert job["next_run_time"] is None
+
+
+@pytest.mark.parametrize("url", ["/api/cron/jobs", "/api/cron/jobs/all"])
+def test_a_list_describes_each_distinct_schedule_once(
+    url, client_for, alice, operator, workflow, make_job, monkeypatch
+):
+    """A page of jobs describes each schedule once, not once per job: cron-descriptor reads its
+    translation file for every description, which made a page of 100 jobs take most of 200 ms."""
+    expressions = ["0 9 * * 1-5", "*/2 * * * *"]
+    for n in range(10):
+        make_job(workflow, services.cron_spec(expression=expressions[n % 2]), job_id=f"job-{n}")
+    schedules.describe_cron.cache_clear()
+    described = []
+
+    class Counting(schedules.ExpressionDescriptor):
+        def __init__(self, expression, options):
+            described.append(expression)
+            super().__init__(expression, options)
+
+    monkeypatch.setattr(schedules, "ExpressionDescriptor", Counting)
+    response = client_for(operator if url.endswith("all") else alice).get(url)
+
+    assert response.status_code == 200
+    jobs = response.json()["jobs"]
+    assert len(jobs) == 10
+    assert {job["description"] for job in jobs} == {"At 09:00, Monday through Friday", "Every 2 minutes"}
+    assert sorted(described) == ["*/2 * * * *", "0 9 * * 1-5"]
