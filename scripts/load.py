@@ -27,6 +27,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -617,6 +618,8 @@ def main() -> int:
 
     # SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: the stack is stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
+    # And Ctrl-C, even when a shell started this in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     started = time.monotonic()
     print(f"Fresh database {urlsplit(DATABASE_URL).path.lstrip('/')}, Redis {REDIS_URL} flushed", flush=True)
     fresh_database()
@@ -627,7 +630,7 @@ def main() -> int:
         stack.start()
         print(
             f"Stack up in {time.monotonic() - started:.0f} s at {stack.url}: gunicorn ({web_workers} workers),"
-            f" 2 celery workers, beat; logs in {logs}",
+            f" 2 celery workers, beat; logs in {logs} (removed if the run passes)",
             flush=True,
         )
         operator = get_user_model().objects.create_user(username="load-operator", is_staff=True)
@@ -659,8 +662,13 @@ def main() -> int:
         print("FAILED: " + "; ".join(failures))
         return 1
     print("OK: no 5xx, every request answered, consistency holds.")
+    shutil.rmtree(logs, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("Interrupted; every process this run started has been stopped.", file=sys.stderr)
+        sys.exit(130)
