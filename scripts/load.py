@@ -160,6 +160,7 @@ class Stack:
         self.log_level = log_level
         self.processes: list[Process] = []
         self.url = ""
+        self.deadline = 0.0
 
     def start(self) -> None:
         env = {**os.environ, **STACK_ENV, "LOG_LEVEL": self.log_level}
@@ -191,6 +192,7 @@ class Stack:
                 self.logs,
             )
         )
+        self.deadline = time.monotonic() + START_TIMEOUT  # for the whole start, not each step
         web = self.processes[0]
         self.url = self._wait(lambda: _listening_at(web.log()), "gunicorn to listen")
         for hostname in hostnames:
@@ -198,13 +200,12 @@ class Stack:
         self._wait(lambda: heartbeat.age_seconds(heartbeat.client()) is not None, "beat's first heartbeat")
 
     def _wait(self, condition: Callable, what: str):
-        deadline = time.monotonic() + START_TIMEOUT
         while True:
             result = condition()
             if result:
                 return result
             self.check()
-            if time.monotonic() > deadline:
+            if time.monotonic() > self.deadline:
                 raise RuntimeError(f"timed out after {START_TIMEOUT:.0f} s waiting for {what}")
             time.sleep(0.2)
 
@@ -450,7 +451,7 @@ def make_users(prefix: str, count: int) -> list[str]:
     return [str(AccessToken.for_user(user)) for user in users]
 
 
-def phase(stack: "Stack", prefix: str, clients: int, seconds: float, operator_token: str) -> Stats:
+def phase(stack: Stack, prefix: str, clients: int, seconds: float, operator_token: str) -> Stats:
     """``clients`` clients and the operator for ``seconds``; each client's setup is not measured."""
     stats = Stats()
     base_url = stack.url
@@ -468,8 +469,10 @@ def phase(stack: "Stack", prefix: str, clients: int, seconds: float, operator_to
         stop.wait(seconds)
     finally:
         stop.set()
+        # One bound for all: a client stuck in a request is left behind (a daemon thread).
+        deadline = time.monotonic() + REQUEST_TIMEOUT + 5
         for thread in threads:
-            thread.join(REQUEST_TIMEOUT + 5)
+            thread.join(max(0.0, deadline - time.monotonic()))
         stats.seconds = time.monotonic() - started
         stats.cpu = {name: used - cpu_before[name] for name, used in stack.cpu_seconds().items()}
         for client in workers:
