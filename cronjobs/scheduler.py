@@ -65,7 +65,7 @@ from django.utils import timezone
 
 from vingine import heartbeat
 from workflows.models import Run
-from workflows.services import messages_send, queue_depth, runs_mark_published, runs_messages, runs_publish
+from workflows.services import messages_send, runs_mark_published, runs_messages, runs_publish, waiting_run_ids
 
 from .models import CronJob
 
@@ -89,7 +89,7 @@ SWEEP_EVERY = 1.0  # seconds between sweeps for unpublished runs (an indexed que
 SWEEP_AFTER = timedelta(seconds=2)
 SWEEP_BATCH = 1000
 # A queued run sent this long ago that no worker has started is sent again (resend_stale).
-RESEND_AFTER = timedelta(seconds=30)
+RESEND_AFTER = timedelta(seconds=5)
 CLAIM_FIELDS = (
     "id",
     "job_id",
@@ -307,21 +307,24 @@ def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
 
 
 def resend_stale(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
-    """Send again queued runs that were sent RESEND_AFTER ago and that no worker has started.
+    """Send again queued runs that were sent RESEND_AFTER ago, that no worker has started and
+    whose message is not waiting in the queue.
 
-    Their message is gone: lost with the broker's data (Redis restarted; it keeps nothing on disk)
-    or held, unacknowledged, by a worker that died, until Redis's visibility timeout (about a
-    quarter of an hour) hands it out again. Only when the queue holds fewer messages than there are
-    such runs: then some of theirs cannot be in it, while a longer queue is a backlog the workers
-    are still working through. A run sent twice still runs once.
+    Their message is gone: lost with the broker's data (Redis restarted; it keeps nothing on disk),
+    or taken by a worker that died before starting it, where Redis would hand it out again only
+    after its visibility timeout (about a quarter of an hour). A run sent twice still runs once.
     """
     with transaction.atomic():
-        ids = list(
+        stale = list(
             Run.objects.select_for_update(skip_locked=True)
             .filter(status=Run.Status.QUEUED, published_at__lt=now - RESEND_AFTER)
             .values_list("id", flat=True)[:limit]
         )
-        if not ids or queue_depth() >= len(ids):
+        if not stale:
+            return 0
+        waiting = waiting_run_ids()
+        ids = [run_id for run_id in stale if str(run_id) not in waiting]
+        if not ids:
             return 0
         logger.warning("sending again %d queued runs whose message was lost", len(ids))
         messages_send(runs_messages(ids))

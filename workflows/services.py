@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -177,15 +178,20 @@ def messages_send(commands: list[tuple[str, tuple]]) -> None:
                 pipe.execute()
 
 
-def queue_depth() -> int:
-    """Messages waiting in the runs' broker queue (every priority list of it)."""
+# A run's message carries the run id as its task id, in plain JSON headers (the body is base64).
+MESSAGE_ID = re.compile(rb'"id": "([0-9a-f-]{36})"')
+
+
+def waiting_run_ids() -> set[str]:
+    """The runs whose message waits in the broker queue, not yet taken by any worker."""
     from .tasks import execute_run
 
     queue = execute_run.app.amqp.router.route({}, execute_run.name, (), {})["queue"]
     with execute_run.app.pool.acquire(block=True) as connection:
         channel = connection.default_channel
         with channel.conn_or_acquire() as client:
-            return sum(client.llen(channel._q_for_pri(queue.name, pri)) for pri in channel.priority_steps)
+            lists = [client.lrange(channel._q_for_pri(queue.name, pri), 0, -1) for pri in channel.priority_steps]
+    return {found.decode() for messages in lists for message in messages for found in MESSAGE_ID.findall(message)}
 
 
 def runs_mark_published(run_ids: list[uuid.UUID]) -> None:
@@ -231,14 +237,20 @@ def run_headers(run: Run) -> dict[str, str]:
 
 def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
     """Run a queued run. Safe to call twice: only the caller that claims the row runs it."""
-    claimed = Run.objects.filter(id=run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=timezone.now(), worker=heartbeat.worker_id or ""
+    started_at, worker = timezone.now(), heartbeat.worker_id or ""
+    # Ours if still queued, or if an earlier try of this very claim was committed although the
+    # database went away before saying so (the same start time and worker).
+    ours = Q(status=Run.Status.QUEUED) | Q(status=Run.Status.RUNNING, started_at=started_at, worker=worker)
+    claimed = _retrying_database_errors(
+        lambda: Run.objects.filter(ours, id=run_id).update(
+            status=Run.Status.RUNNING, started_at=started_at, worker=worker
+        )
     )
     if claimed != 1:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
-    run = Run.objects.select_related("workflow", "job").get(id=run_id)
+    run = _retrying_database_errors(lambda: Run.objects.select_related("workflow", "job").get(id=run_id))
     # The same limit Celery enforces on execute_run; kept here too so steps that wait (http
     # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
@@ -270,16 +282,18 @@ def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
     return run
 
 
-FINISH_RETRY_SECONDS = 120  # how long a finished run waits for the database to record its result
+DATABASE_RETRY_SECONDS = 120  # how long a run's worker waits for the database to come back
 
 
 def _retrying_database_errors(write: Callable[[], Any]) -> Any:
     """Run ``write``, trying again while the database is unreachable (restarting, failing over).
 
-    The steps have run and their effects are out in the world: giving up at the first error would
-    leave the run ``running`` until the time-limit reaper, and its result lost.
+    Giving up at the first error would lose the run: its message is acknowledged when the task
+    fails, so a run not yet claimed would wait for the sweeper, and one claimed would stay
+    ``running`` until the time-limit reaper, its result (the steps' effects are out in the world)
+    lost. Each write must be safe to repeat: the one that failed may have been committed.
     """
-    give_up = time.monotonic() + FINISH_RETRY_SECONDS
+    give_up = time.monotonic() + DATABASE_RETRY_SECONDS
     wait = 0.5
     while True:
         try:
