@@ -37,7 +37,9 @@ def queue():
 
 
 def published_run_ids(queue) -> Counter:
-    return Counter(json.loads(raw)["headers"]["id"] for raw in queue.lrange("celery", 0, -1))
+    """Ids of the runs sent, from the execute_run messages (beat's maintenance tasks share the queue)."""
+    messages = [json.loads(raw)["headers"] for raw in queue.lrange("celery", 0, -1)]
+    return Counter(headers["id"] for headers in messages if headers["task"] == "workflows.tasks.execute_run")
 
 
 def make_jobs(owner, workflow, count: int) -> list:
