@@ -9,8 +9,8 @@ redis-server of its own (so restarting them disturbs nothing else on the machine
 two celery workers, two celery beats, and a webhook receiver in this process. N users schedule
 "steady" interval jobs of 1 to 5 s that nothing touches, whose single http step calls the
 receiver; a stream of API calls meanwhile creates, replaces, pauses, resumes, triggers, lists and
-deletes other jobs. Then one phase per fault, each PHASE seconds with the fault injected after a
-few seconds:
+deletes a few other jobs per user (3 to 6 each, every 5 to 30 s or every minute). Then one phase
+per fault, each PHASE seconds with the fault injected after a few seconds:
 
     none                       (the baseline: nothing injected)
     kill -9 of a beat          (restarted 10 s later)
@@ -58,6 +58,7 @@ BIN = Path(sys.executable).parent
 LATE = 2.0  # seconds: a slot started later than this after its time was late
 RECOVERED = 0.8  # of the baseline phase's rate of run starts: recovered
 RECOVERY_WINDOW = 5  # seconds the rate is averaged over
+CHURN_JOBS = 3  # jobs each caller of the API stream keeps, at least (at most twice as many)
 START_TIMEOUT = 60.0
 
 
@@ -216,14 +217,17 @@ class ApiStream:
         n = 0
         while not self.stop.is_set():
             n += 1
-            if len(mine) < 5 or rng.random() < 0.15:
+            # Between CHURN_JOBS and twice that many jobs per caller: the stream changes jobs, it
+            # does not pile them up (their runs would add to the load phase after phase).
+            if len(mine) < CHURN_JOBS or (len(mine) < 2 * CHURN_JOBS and rng.random() < 0.1):
                 job_id = f"churn-{user}-{n}"
-                body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "seconds": rng.randint(2, 5)}
+                body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "seconds": rng.randint(5, 30)}
                 if self.call(client, "POST", "/api/cron/jobs/interval", json=body) == 200:
                     mine.append(job_id)
                 continue
             job_id = rng.choice(mine)
-            action = rng.choice(["replace", "pause", "resume", "trigger", "get", "runs", "list", "delete"])
+            actions = ["replace", "pause", "resume", "trigger", "get", "runs", "list", "delete"]
+            action = "delete" if len(mine) >= 2 * CHURN_JOBS else rng.choice(actions)
             if action == "replace":
                 body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "cron_expression": "* * * * *"}
                 status = self.call(client, "POST", "/api/cron/jobs/cron", json=body)

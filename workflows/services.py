@@ -305,7 +305,7 @@ def _retrying_database_errors(write: Callable[[], Any]) -> Any:
             if not connection.in_atomic_block:
                 connection.close()
             time.sleep(wait)
-            wait = min(wait * 2, 5.0)
+            wait = min(wait * 2, 2.0)
 
 
 def run_end_abruptly(*, run_id: uuid.UUID | str, timed_out: bool) -> bool:
