@@ -30,7 +30,8 @@ more than LATE seconds late.
 
 The exit status is non-zero when a promise is broken: a duplicate, a stuck run, a silent loss, a
 5xx other than a 503 (unavailable: retry) while a part restarts, a refusal of a request that
-should have succeeded, or a job and its PeriodicTask out of step.
+should have succeeded, a process that exited on its own (it is restarted, as docker compose
+would, and named), or a job and its PeriodicTask out of step.
 """
 
 import argparse
@@ -579,7 +580,7 @@ class Chaos:
             print("\nProcesses that exited on their own (restarted):")
             for phase, what in self.crashes:
                 print(f"  during {phase}: {what}")
-        broken += 0 if state.ok else 1
+        broken += len(self.crashes) + (0 if state.ok else 1)
         print(f"\nlogs: {self.logs}")
         return 1 if broken else 0
 
