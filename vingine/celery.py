@@ -1,6 +1,7 @@
 import os
 
-import kombu.connection
+import kombu.transport.redis
+import redis
 from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vingine.settings")
@@ -26,21 +27,25 @@ def _worker_ready(sender, **kwargs) -> None:
     heartbeat.worker_ready()
 
 
-def _close_channel_of_a_lost_connection(connection, channel) -> None:
-    """kombu's Connection.maybe_close_channel, also ignoring AttributeError.
+_redis_connparams = kombu.transport.redis.Channel._connparams
 
-    When Redis goes away while a worker is acknowledging messages, celery (5.7.0) first collects
-    the broken connection, which tears down its transport, then closes it. Closing its channel then
-    tries to hand the channel's unacknowledged messages back through that torn-down transport and
-    raises AttributeError ('NoneType' object has no attribute 'hostname'), which celery does not
-    take for a connection error: the worker exits ("Unrecoverable error"). Seen under `make chaos`
-    on Redis restarts. Nothing can be handed back to a Redis that is gone; the scheduler's sweeper
-    sends such runs again.
+
+def _connparams_of_a_live_connection(self, asynchronous=False):
+    """kombu's Redis Channel._connparams, refusing with a connection error once the connection is gone.
+
+    When Redis goes away under a busy worker, celery (5.7.0) tears down the broken connection's
+    transport, yet the channel is still used afterwards: to acknowledge a run that has just ended,
+    or to hand unacknowledged messages back when the channel is closed. Opening a Redis client then
+    fails on the missing transport with AttributeError ('NoneType' object has no attribute
+    'hostname'), which celery does not take for a connection error: the worker exits
+    ("Unrecoverable error"; seen under `make chaos` on Redis restarts). As a connection error it is
+    logged and celery reconnects. A message left unacknowledged this way is handed out again later
+    and finds its run already done.
     """
-    try:
-        channel.close()
-    except (*connection.connection_errors, *connection.channel_errors, AttributeError):
-        pass
+    transport = self.connection
+    if transport is None or transport.client is None:
+        raise redis.exceptions.ConnectionError("the connection to the broker was closed")
+    return _redis_connparams(self, asynchronous=asynchronous)
 
 
-kombu.connection.Connection.maybe_close_channel = _close_channel_of_a_lost_connection
+kombu.transport.redis.Channel._connparams = _connparams_of_a_live_connection
