@@ -25,6 +25,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.timeout(600)  # about two minutes; pytest's default per-test limit is 180 s
 def test_every_promise_holds_through_each_fault():
     done = subprocess.run(
         [sys.executable, "scripts/chaos.py", "--jobs", "40", "--users", "4", "--phase-seconds", "14"],
