@@ -37,8 +37,9 @@ a few hundred ms). What claiming ahead must not change, and how it doesn't:
   without any lock or leader: SKIP LOCKED gives each job to one of them, and the other finds it
   already advanced. A beat that dies holding prepared messages, or between a commit and a send,
   leaves queued runs without ``published_at``; the sweeper (every beat runs one) sends those once
-  their slot is SWEEP_AFTER past (never before the slot). A run sent twice still runs once,
-  because ``execute_run`` claims queued → running first.
+  their slot is SWEEP_AFTER past (never before the slot). It also sends again queued runs whose
+  message has vanished (``resend_stale``). A run sent twice still runs once, because
+  ``execute_run`` claims queued → running first.
 
 Claims write rows with array statements (``insert_runs``, ``save_next_fire_at``) and compute the
 slots once per distinct schedule in a batch (a burst shares one expression), and messages are
