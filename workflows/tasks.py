@@ -36,7 +36,8 @@ def _run_ended_by_its_process(sender=None, exception=None, args=None, **kwargs) 
         services.run_end_abruptly(run_id=args[0], timed_out=isinstance(exception, TimeLimitExceeded))
     finally:
         # The main process forks new pool processes: it keeps no database connection of its own.
-        connection.close()
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 # Sent by beat (CELERY_BEAT_SCHEDULE). Both are safe to run twice and from several beats at once.

@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from billiard.exceptions import TimeLimitExceeded
 from django.utils import timezone
 
 from vingine import heartbeat
 from workflows.models import Run
 from workflows.services import run_execute, runs_reap_lost
-from workflows.tasks import reap_lost_runs
+from workflows.tasks import _run_ended_by_its_process, execute_run, reap_lost_runs
 
 
 @pytest.fixture
@@ -102,3 +103,19 @@ def test_it_fails_at_once_a_run_whose_worker_stopped_sending_heartbeats(workflow
     for run in (going, just_started):  # its worker is alive; too young to tell
         run.refresh_from_db()
         assert run.status == Run.Status.RUNNING
+
+
+def test_a_run_whose_process_was_killed_at_the_hard_limit_ends_timeout(workflow):
+    # What the worker's main process reports when the hard time limit kills the pool process
+    # (the WorkerLostError case is run for real in tests/e2e/test_webhook_runs.py).
+    killed = make_run(workflow, Run.Status.RUNNING, timedelta(seconds=5))
+    other = make_run(workflow, Run.Status.RUNNING, timedelta(seconds=5))
+
+    _run_ended_by_its_process(sender=execute_run, exception=TimeLimitExceeded(930), args=(str(killed.pk),))
+    _run_ended_by_its_process(sender=execute_run, exception=ValueError("a step's own error"), args=(str(other.pk),))
+
+    killed.refresh_from_db()
+    assert (killed.status, killed.reason) == (Run.Status.FAILED, Run.Reason.TIMEOUT)
+    assert "went over its time limit" in killed.error
+    other.refresh_from_db()
+    assert other.status == Run.Status.RUNNING  # a failure inside the run is recorded by the run itself
