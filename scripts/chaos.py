@@ -39,7 +39,6 @@ import glob
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -53,6 +52,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from processes import Process  # scripts/, this script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -79,35 +79,6 @@ def wait_for(check, timeout: float, what: str) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"timed out waiting for {what}")
-
-
-class Process:
-    """A child in its own process group (a kill reaches a worker's pool too), output to a log."""
-
-    def __init__(self, name: str, args: list[str], *, env: dict, logs: Path):
-        self.name, self.args, self.env, self.log = name, args, env, logs / f"{name}.log"
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> "Process":
-        with open(self.log, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        return self
-
-    def kill(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(10)
-
-    def stop(self) -> None:
-        if not self.popen or self.popen.poll() is not None:
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 class Postgres:
@@ -364,7 +335,7 @@ class Chaos:
                 for name, process in list(self.processes.items()):
                     if process.popen.poll() is None:
                         continue
-                    log = process.log.read_text(errors="replace").splitlines()
+                    log = process.log().splitlines()
                     lines = [line for line in log if "CRITICAL" in line]
                     why = lines[-1].split("]", 1)[-1].strip()[:160] if lines else f"exit {process.popen.returncode}"
                     self.crashes.append((self.phase, f"{name}: {why}"))

@@ -43,6 +43,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from processes import Process  # scripts/, this script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -111,48 +112,6 @@ ENDPOINTS = [
 # --- the stack -------------------------------------------------------------------------------
 
 
-class Process:
-    """One program of the stack, in a process group of its own, its output in a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path):
-        self.name = name
-        self.log_path = logs / f"{name}.log"
-        with open(self.log_path, "wb") as log:
-            self.popen = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own group: Ctrl-C in the terminal does not reach it before we stop it in
-                # order, and a kill reaches its children (gunicorn's and celery's workers) too.
-                start_new_session=True,
-            )
-
-    @property
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def terminate(self) -> None:
-        if self.running:
-            self.popen.terminate()  # warm shutdown: finish what is in hand
-
-    def wait_or_kill(self, deadline: float) -> None:
-        try:
-            self.popen.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"{self.name} did not stop within {STOP_TIMEOUT:.0f} s; killing it", file=sys.stderr)
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # whatever of its group is left
-        except ProcessLookupError:
-            pass
-        self.popen.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 class Stack:
     def __init__(self, logs: Path, web_workers: int, log_level: str):
         self.logs = logs
@@ -168,9 +127,9 @@ class Stack:
             Process(
                 "web",
                 [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", "127.0.0.1:0", "--workers", str(self.web_workers)],
-                env,
-                self.logs,
-            )
+                env=env,
+                logs=self.logs,
+            ).start()
         )
         hostnames = [f"load{i}-{os.getpid()}@localhost" for i in (1, 2)]
         for i, hostname in enumerate(hostnames, 1):
@@ -179,18 +138,18 @@ class Stack:
                     f"worker{i}",
                     [str(BIN / "celery"), "-A", "vingine", "worker", "-n", hostname, "--concurrency", "2"]
                     + ["--loglevel", self.log_level, "--pidfile", str(self.logs / f"worker{i}.pid")],
-                    env,
-                    self.logs,
-                )
+                    env=env,
+                    logs=self.logs,
+                ).start()
             )
         self.processes.append(
             Process(
                 "beat",
                 [str(BIN / "celery"), "-A", "vingine", "beat", "--loglevel", self.log_level]
                 + ["--schedule", str(self.logs / "celerybeat-schedule"), "--pidfile", str(self.logs / "beat.pid")],
-                env,
-                self.logs,
-            )
+                env=env,
+                logs=self.logs,
+            ).start()
         )
         self.deadline = time.monotonic() + START_TIMEOUT  # for the whole start, not each step
         web = self.processes[0]
@@ -220,7 +179,8 @@ class Stack:
             process.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT
         for process in self.processes:
-            process.wait_or_kill(deadline)
+            if not process.wait_or_kill(deadline):
+                print(f"{process.name} did not stop within {STOP_TIMEOUT:.0f} s; killed it", file=sys.stderr)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each program (all of its process group), by this process
