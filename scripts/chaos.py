@@ -219,8 +219,10 @@ class ApiStream:
                 status = self.call(client, "DELETE", f"/api/cron/jobs/{job_id}")
                 if status in (200, 204):
                     mine.remove(job_id)
-            if status is None and job_id in mine:
-                # The answer was lost (web went down): the job may be gone; leave it alone.
+            if status in (None, 503) and job_id in mine:
+                # No answer (web went down), or the database went away mid-request, possibly while
+                # the change was being committed: whether it happened is unknown, so the job may be
+                # gone. Leave it alone rather than count its next answer (a 404) as a refusal.
                 mine.remove(job_id)
             time.sleep(0.05)
         client.close()

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -81,10 +82,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.PermissionDenied(str(exc) or None)
 
     if isinstance(exc, (db.OperationalError, db.InterfaceError)):
-        # The database went away mid-request (restart, failover): nothing was committed; retry.
-        logger.warning("database error during %s: %r", context["request"].path, exc)
-        detail = {"detail": "The database is unavailable; try again in a few seconds"}
-        return Response(detail, status=503, headers={"Retry-After": "5"})
+        # The database went away mid-request (restart, failover). Nothing half-done is kept: the
+        # transaction either committed whole or not at all. But when the connection died during
+        # COMMIT itself, the server may have committed it, and nobody here can tell which.
+        request = context["request"]
+        logger.warning("database error during %s %s: %r", request.method, request.path, exc)
+        detail = "The database is unavailable; try again in a few seconds"
+        if request.method not in SAFE_METHODS:
+            detail = (
+                "The database became unavailable during the request, so the change may or may not "
+                "have been saved; read it back in a few seconds before retrying"
+            )
+        return Response({"detail": detail}, status=503, headers={"Retry-After": "5"})
 
     response = drf_exception_handler(exc, context)
     if response is None:
