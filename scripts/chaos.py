@@ -486,7 +486,7 @@ class Chaos:
 
         from workflows.models import Run
 
-        broken = 0
+        broken: list[str] = []  # the promises broken, named
         rows = []
         first = phases[0]
         settled_from = first.start + (first.end - first.start) / 4  # past the start-up of the first phase
@@ -518,7 +518,15 @@ class Chaos:
                     f"{sum(api.values())} / {api.get('5xx', 0)} / {api.get('503', 0)} / {api.get('refused', 0)}",
                 ]
             )
-            broken += duplicates + account.lost + account.pending + api.get("5xx", 0) + api.get("4xx", 0)
+            for count, what in [
+                (duplicates, "duplicates"),
+                (account.lost, "silent losses"),
+                (account.pending, "stuck runs"),
+                (api.get("5xx", 0), "5xx answers other than 503"),
+                (api.get("4xx", 0), "refusals of requests that should have succeeded"),
+            ]:
+                if count:
+                    broken.append(f"{phase.name}: {count} {what}")
         header = [
             "fault",
             "slots expected",
@@ -557,7 +565,13 @@ class Chaos:
             print("\nProcesses that exited on their own (restarted):")
             for phase, what in self.crashes:
                 print(f"  during {phase}: {what}")
-        broken += len(self.crashes) + (0 if state.ok else 1)
+        broken += [f"during {phase}: {what} exited on its own" for phase, what in self.crashes]
+        if not state.ok:
+            broken.append("after the run: the invariants above do not hold")
+        if broken:
+            print("\nBroken promises:")
+            for line in broken:
+                print(f"  {line}")
         print(f"\nlogs: {self.logs}")
         return 1 if broken else 0
 
