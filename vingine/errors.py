@@ -18,6 +18,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
 
+DATABASE_UNAVAILABLE = "The database is unavailable; try again in a few seconds"
+
 
 class ApplicationError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
@@ -87,7 +89,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # COMMIT itself, the server may have committed it, and nobody here can tell which.
         request = context["request"]
         logger.warning("database error during %s %s: %r", request.method, request.path, exc)
-        detail = "The database is unavailable; try again in a few seconds"
+        detail = DATABASE_UNAVAILABLE
         if request.method not in SAFE_METHODS:
             detail = (
                 "The database became unavailable during the request, so the change may or may not "

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from vingine.errors import DATABASE_UNAVAILABLE
+
 logger = logging.getLogger(__name__)
 
 
@@ -68,6 +70,6 @@ class DatabaseWaitMiddleware:
 
 
 def database_unavailable() -> JsonResponse:
-    response = JsonResponse({"detail": "The database is unavailable; try again in a few seconds"}, status=503)
+    response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
     response["Retry-After"] = "5"
     return response
