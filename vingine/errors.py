@@ -21,6 +21,11 @@ logger = logging.getLogger(__name__)
 DATABASE_UNAVAILABLE = "The database is unavailable; try again in a few seconds"
 
 
+def database_unavailable(detail: str = DATABASE_UNAVAILABLE) -> JsonResponse:
+    """The 503 for a database that is down or went away: the error shape, and when to try again."""
+    return JsonResponse({"detail": detail}, status=503, headers={"Retry-After": "5"})
+
+
 class ApplicationError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
 
@@ -95,7 +100,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
                 "The database became unavailable during the request, so the change may or may not "
                 "have been saved; read it back in a few seconds before retrying"
             )
-        return Response({"detail": detail}, status=503, headers={"Retry-After": "5"})
+        return database_unavailable(detail)
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
-from vingine.errors import DATABASE_UNAVAILABLE
+from vingine.errors import database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,3 @@ class DatabaseWaitMiddleware:
                     return database_unavailable()
                 time.sleep(0.25)
         return self.get_response(request)
-
-
-def database_unavailable() -> JsonResponse:
-    response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
-    response["Retry-After"] = "5"
-    return response

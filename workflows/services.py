@@ -24,7 +24,7 @@ from vingine.locks import lock_for_transaction
 
 from .models import Run, Workflow
 from .redaction import restore_redacted
-from .runner import DynamicWorkflowRunner, validate_steps
+from .runner import TIMED_OUT, DynamicWorkflowRunner, validate_steps
 from .selectors import workflow_get_for
 
 if TYPE_CHECKING:
@@ -313,7 +313,7 @@ def run_end_abruptly(*, run_id: uuid.UUID | str, timed_out: bool) -> bool:
     (out of memory, killed). Called in the worker's main process, which saw it happen."""
     if timed_out:
         reason = Run.Reason.TIMEOUT
-        error = f"stopped: the run went over its time limit ({settings.WORKFLOW_RUN_TIME_LIMIT}s) and was killed"
+        error = f"{TIMED_OUT} ({settings.WORKFLOW_RUN_TIME_LIMIT}s) and was killed"
     else:
         reason = Run.Reason.LOST
         error = "The process running this run died before the run finished (killed or out of memory); "
