@@ -7,4 +7,4 @@ class CronjobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (registers the receivers)
+        from . import periodic_tasks  # noqa: F401  (connects the receiver that deletes a job's task with it)

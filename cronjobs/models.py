@@ -16,13 +16,11 @@ class CronJob(models.Model):
     """A user's schedule for one workflow.
 
     Its ``periodic_task`` is the django-celery-beat row operators see (and the stock scheduler
-    reads, when chosen for comparison); services write both in one transaction, so the two never
-    disagree. Our scheduler fires by ``next_fire_at``.
+    reads, when chosen for comparison); services write both in one transaction (``periodic_tasks``),
+    so the two never disagree. Our beat fires by ``next_fire_at``.
     """
 
-    class ScheduleType(models.TextChoices):
-        CRON = "cron"
-        INTERVAL = "interval"
+    ScheduleType = schedules.ScheduleType
 
     class Overlap(models.TextChoices):
         SKIP = "skip"  # a slot due while the previous run is queued or running is recorded as skipped
@@ -48,7 +46,7 @@ class CronJob(models.Model):
     # by this column (indexed), so it never holds the schedule in memory, and the API shows this
     # value as next_run_time (or prepared_for, below, while that slot is still to come).
     next_fire_at = models.DateTimeField(null=True, blank=True)
-    # The slot a beat claimed ahead (cronjobs.scheduler.LOOKAHEAD): its run is committed and is
+    # The slot a beat claimed ahead (cronjobs.claims.LOOKAHEAD): its run is committed and is
     # published when the slot comes, and next_fire_at has already moved past it. Until then the API
     # shows this slot as next_run_time.
     prepared_for = models.DateTimeField(null=True, blank=True)
@@ -141,14 +139,14 @@ class CronJob(models.Model):
         return recent[-limit:], True
 
     def next_run_time(self) -> datetime | None:
-        """When the job fires next, shown in the job's zone: the slot a beat has claimed ahead while
-        it is still to come, else the scheduler's own next_fire_at."""
+        """When the job fires next: the slot a beat has claimed ahead while it is still to come, else
+        the scheduler's own next_fire_at; None while paused."""
         if self.paused or self.next_fire_at is None:
             return None
         upcoming = self.next_fire_at
         if self.prepared_for is not None and self.prepared_for > dj_timezone.now():
             upcoming = self.prepared_for
-        return upcoming.astimezone(schedules.parse_timezone(self.timezone))
+        return upcoming
 
     def slot_at(self, now: datetime) -> datetime | None:
         """For the stock scheduler's fire_job only: the latest slot of the current schedule at or
@@ -164,28 +162,3 @@ class CronJob(models.Model):
         zone = schedules.parse_timezone(self.timezone)
         slot = next(schedules.cron_times_before(self.cron_expression, zone, now))
         return slot if slot >= self.anchor else None
-
-    def to_dict(self) -> dict:
-        next_run = self.next_run_time()
-        last_run_at, last_run_status = self.last_run()
-        zone = schedules.parse_timezone(self.timezone)
-        return {
-            "job_id": self.job_id,
-            "name": self.name,
-            "workflow_id": self.workflow.workflow_id,
-            "user_id": self.owner.username,
-            "input_text": self.input_text,
-            "schedule_type": self.schedule_type,
-            "schedule": self.schedule,
-            "next_run_time": next_run.isoformat() if next_run else None,
-            "paused": self.paused,
-            "trigger": self.trigger,
-            "timezone": self.timezone,
-            "misfire_grace_seconds": self.misfire_grace_seconds,
-            "overlap": self.overlap,
-            "description": self.description,
-            "last_run_time": last_run_at.astimezone(zone).isoformat() if last_run_at else None,
-            "last_run_status": last_run_status,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }

@@ -1,23 +1,23 @@
-"""Schedule parsing, validation, display, and the one fire-time evaluator.
+"""Schedule values: what a schedule is (``ScheduleSpec``), parsing and validating it, describing
+it to people, and the one fire-time evaluator.
 
 cronsim (a maintained evaluator checked against Debian cron) decides what an expression means and
-when it fires; our scheduler (cronjobs.scheduler) fires exactly those times. The expression is also
-written as celery crontab fields on the job's CrontabSchedule row, for operators to read: that row
-is display only. Celery's crontab (and so the stock django-celery-beat scheduler, still selectable
-for comparison) would AND a restricted day-of-month with a restricted day-of-week where cron ORs
-them, and it handles DST gaps differently.
+when it fires; beat (``cronjobs.beat``) fires exactly those times, and the API's next_run_time and
+preview show them. Nothing here touches the database.
 """
 
 import functools
+import itertools
 import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery.schedules import ParseException, crontab_parser
 from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
+from django.conf import settings
+from django.db import models
 
 from vingine.errors import InvalidInput
 
@@ -37,15 +37,17 @@ MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "o
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 # One list item: "*", "5", "mon", "1-5", "jan-mar", each optionally followed by "/step".
 ITEM = re.compile(r"^(\*|[0-9a-z]+(-[0-9a-z]+)?)(/[0-9]+)?$")
-# (celery crontab_parser max, min) per field, in cron order.
-CELERY_RANGES = ((60, 0), (24, 0), (31, 1), (12, 1), (7, 0))
+
+
+class ScheduleType(models.TextChoices):
+    CRON = "cron"
+    INTERVAL = "interval"
 
 
 @dataclass(frozen=True)
 class CronExpression:
     source: str  # as the user wrote it, shown back as the job's "schedule"
     fields: tuple[str, str, str, str, str]  # the five fields after macro expansion
-    celery_fields: tuple[str, str, str, str, str]  # what the CrontabSchedule row stores
 
     @property
     def trigger(self) -> str:
@@ -71,21 +73,7 @@ def _check_item_syntax(expression: str, index: int, field: str) -> None:
             )
 
 
-def _celery_field(index: int, field: str, values: set[int]) -> str:
-    """The user's own text when celery reads it the same way, else the explicit list of values."""
-    if index == 4:
-        values = {v % 7 for v in values}  # cron allows 7 for Sunday; celery only 0
-    max_, min_ = CELERY_RANGES[index]
-    try:
-        if crontab_parser(max_, min_).parse(field) == values:
-            return field
-    except (ParseException, ValueError):
-        pass
-    full = set(range(min_, min_ + max_)) if index != 4 else set(range(7))
-    return "*" if values == full else ",".join(str(v) for v in sorted(values))
-
-
-# Cached: the scheduler evaluates the same few expressions for many jobs on every tick, and the
+# Cached: beat evaluates the same few expressions for many jobs on every tick, and the
 # validation above costs far more than computing a fire time. Refusals raise, so are not cached.
 @functools.lru_cache(maxsize=4096)
 def parse_cron(expression: str) -> CronExpression:
@@ -111,9 +99,7 @@ def parse_cron(expression: str) -> CronExpression:
     except (ValueError, IndexError, KeyError) as exc:
         raise _invalid(source, f"{exc}") from None
 
-    values = (sim.minutes, sim.hours, sim.days, sim.months, sim.weekdays)
-    celery_fields = tuple(_celery_field(i, f, set(v)) for i, (f, v) in enumerate(zip(fields, values, strict=True)))
-    return CronExpression(source=source, fields=tuple(fields), celery_fields=celery_fields)
+    return CronExpression(source=source, fields=tuple(fields))
 
 
 def _never_fires(fields: list[str]) -> bool:
@@ -288,3 +274,43 @@ def cron_times_before(expression: str, zone: zoneinfo.ZoneInfo, before: datetime
     # cronsim's reverse mode yields times strictly before its start; one microsecond past ``before``
     # makes ``before`` itself count.
     return CronSim(" ".join(fields), (before + timedelta(microseconds=1)).astimezone(zone), reverse=True)
+
+
+# --- a schedule as the API receives it ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A checked schedule: a cron expression or an interval, and the zone it is evaluated in."""
+
+    schedule_type: str
+    timezone: str
+    cron: CronExpression | None = None
+    interval_seconds: int | None = None
+
+    def preview(self, *, count: int, now: datetime) -> list[datetime]:
+        """The next ``count`` fire times after ``now``, in the spec's zone; an interval is anchored
+        where a job created now would be."""
+        zone = parse_timezone(self.timezone)
+        if self.cron is not None:
+            times = cron_times(self.cron.source, zone, now)
+        else:
+            times = interval_times(whole_second_after(now), self.interval_seconds, now)
+        return [moment.astimezone(zone) for moment in itertools.islice(times, count)]
+
+    @property
+    def description(self) -> str:
+        if self.cron is not None:
+            return describe_cron(self.cron.source)
+        return describe_interval(self.interval_seconds)
+
+
+def cron_spec(*, expression: str, timezone_name: str = "UTC") -> ScheduleSpec:
+    parse_timezone(timezone_name)
+    return ScheduleSpec(ScheduleType.CRON, timezone_name, cron=parse_cron(expression))
+
+
+def interval_spec(*, hours: int = 0, minutes: int = 0, seconds: int = 0, timezone_name: str = "UTC") -> ScheduleSpec:
+    parse_timezone(timezone_name)
+    total = interval_seconds(hours=hours, minutes=minutes, seconds=seconds, minimum=settings.CRON_MIN_INTERVAL_SECONDS)
+    return ScheduleSpec(ScheduleType.INTERVAL, timezone_name, interval_seconds=total)

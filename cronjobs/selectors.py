@@ -1,11 +1,5 @@
 """Reads for cron jobs, each scoped to what the asking user may see."""
 
-from __future__ import annotations
-
-import itertools
-from datetime import datetime
-from typing import TYPE_CHECKING
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -14,11 +8,7 @@ from vingine.errors import Forbidden, NotFound
 from vingine.pagination import Page
 from workflows.models import Run
 
-from . import schedules
 from .models import CronJob
-
-if TYPE_CHECKING:  # services imports this module
-    from .services import ScheduleSpec
 
 JOB_RELATED = ("owner", "workflow", "periodic_task__crontab", "periodic_task__interval")
 
@@ -70,18 +60,3 @@ def run_page_for_job(*, job: CronJob, page: Page) -> tuple[list[Run], int]:
     """One page of the job's runs, newest first, and how many it has in all."""
     runs = list(page.of(job.runs.select_related("job", "workflow", "owner").order_by("-created_at", "-pk")))
     return runs, job.runs.count()
-
-
-def schedule_preview(*, spec: ScheduleSpec, count: int, now: datetime) -> tuple[list[datetime], str]:
-    """The next ``count`` fire times of ``spec`` after ``now`` (in its zone) and its description.
-
-    From the evaluator the scheduler uses; an interval is anchored where a job created now would be.
-    """
-    zone = schedules.parse_timezone(spec.timezone)
-    if spec.cron is not None:
-        times = schedules.cron_times(spec.cron.source, zone, now)
-        description = schedules.describe_cron(spec.cron.source)
-    else:
-        times = schedules.interval_times(schedules.whole_second_after(now), spec.interval_seconds, now)
-        description = schedules.describe_interval(spec.interval_seconds)
-    return [moment.astimezone(zone) for moment in itertools.islice(times, count)], description

@@ -2,6 +2,8 @@ from rest_framework import serializers
 
 from cronjobs.models import CronJob
 from vingine.fields import IdField, StrictCharField, StrictIntegerField
+from vingine.output import SuccessField, TimeField, ZonedTimeField
+from workflows.models import Run
 from workflows.serializers import validate_input_size
 
 
@@ -51,18 +53,18 @@ class PreviewInput(serializers.Serializer):
         return attrs
 
 
-# --- responses: the schema of what the views send (tests/cronjobs/test_openapi.py holds them to it) ---
+# --- responses: each renders what it documents (vingine.output.success) ---------------------------
 
 
 class Job(serializers.Serializer):
     job_id = serializers.CharField()
     name = serializers.CharField(help_text="Workflow W for user U")
-    workflow_id = serializers.CharField()
-    user_id = serializers.CharField()
+    workflow_id = serializers.CharField(source="workflow.workflow_id")
+    user_id = serializers.CharField(source="owner.username")
     input_text = serializers.CharField(allow_blank=True)
-    schedule_type = serializers.ChoiceField(choices=["cron", "interval"])
+    schedule_type = serializers.ChoiceField(choices=CronJob.ScheduleType.values)
     schedule = serializers.CharField(help_text='"0 9 * * *" or "1h 30m"')
-    next_run_time = serializers.DateTimeField(allow_null=True, help_text="In the job's zone; null while paused.")
+    next_run_time = ZonedTimeField(allow_null=True, help_text="In the job's zone; null while paused.")
     paused = serializers.BooleanField()
     trigger = serializers.CharField(help_text="cron[...] or interval[1:30:00]")
     timezone = serializers.CharField(help_text="IANA zone the schedule is evaluated in.")
@@ -70,45 +72,50 @@ class Job(serializers.Serializer):
         help_text="A slot found due later than this is recorded as skipped (reason missed) instead of run late."
     )
     overlap = serializers.ChoiceField(
-        choices=["skip", "allow"], help_text="skip: a slot due while the previous run is unfinished is skipped."
+        choices=CronJob.Overlap.values,
+        help_text="skip: a slot due while the previous run is unfinished is skipped.",
     )
     description = serializers.CharField(help_text='"At 09:00, Monday through Friday", "Every 1 hour 30 minutes"')
-    last_run_time = serializers.DateTimeField(
-        allow_null=True, help_text="When the newest run started (or was recorded, if it never started)."
+    last_run_time = ZonedTimeField(
+        source="last_run_at",
+        allow_null=True,
+        help_text="When the newest run started (or was recorded, if it never started).",
     )
-    last_run_status = serializers.ChoiceField(
-        choices=["queued", "running", "succeeded", "failed", "skipped"], allow_null=True
-    )
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    last_run_status = serializers.ChoiceField(choices=Run.Status.values, allow_null=True)
+    created_at = TimeField()
+    updated_at = TimeField()
+
+    def to_representation(self, job: CronJob) -> dict:
+        job.last_run()  # loads last_run_at and last_run_status when a list has not annotated them
+        return super().to_representation(job)
 
 
 class JobSaved(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     message = serializers.CharField()
     job = Job()
 
 
 class JobOne(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     job = Job()
 
 
 class JobList(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     user_id = serializers.CharField()
     total_jobs = serializers.IntegerField(help_text="All of the caller's jobs, not only this page.")
     jobs = Job(many=True)
 
 
 class AllJobList(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     total_jobs = serializers.IntegerField(help_text="Every job, not only this page.")
     jobs = Job(many=True)
 
 
 class JobDone(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     message = serializers.CharField()
     job_id = serializers.CharField()
 
@@ -118,7 +125,7 @@ class JobTriggered(JobDone):
 
 
 class Preview(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     timezone = serializers.CharField()
-    next_run_times = serializers.ListField(child=serializers.DateTimeField(), help_text="In the given zone.")
+    next_run_times = serializers.ListField(child=TimeField(), help_text="In the given zone.")
     description = serializers.CharField()

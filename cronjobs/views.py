@@ -6,11 +6,12 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from vingine.output import success
 from vingine.pagination import page_from
 from vingine.schema import error_responses, page_parameters
 from workflows.serializers import JobRunList
 
-from . import examples, selectors, services
+from . import examples, schedules, selectors, services
 from .serializers import (
     AllJobList,
     CronJobInput,
@@ -62,14 +63,7 @@ class CronJobViewSet(viewsets.ViewSet):
     def list_mine(self, request: Request) -> Response:
         page = page_from(request, default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX)
         jobs = selectors.job_list(user=request.user)
-        return Response(
-            {
-                "status": "success",
-                "user_id": request.user.username,
-                "total_jobs": jobs.count(),
-                "jobs": [job.to_dict() for job in page.of(jobs)],
-            }
-        )
+        return success(JobList, user_id=request.user.username, total_jobs=jobs.count(), jobs=page.of(jobs))
 
     @extend_schema(
         tags=["jobs"],
@@ -84,9 +78,7 @@ class CronJobViewSet(viewsets.ViewSet):
     def list_all(self, request: Request) -> Response:
         page = page_from(request, default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
         jobs = selectors.job_list()
-        return Response(
-            {"status": "success", "total_jobs": jobs.count(), "jobs": [job.to_dict() for job in page.of(jobs)]}
-        )
+        return success(AllJobList, total_jobs=jobs.count(), jobs=page.of(jobs))
 
     @extend_schema(
         tags=["jobs"],
@@ -100,11 +92,9 @@ class CronJobViewSet(viewsets.ViewSet):
         body = CronJobInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        spec = services.cron_spec(expression=data["cron_expression"], timezone_name=data["timezone"])
+        spec = schedules.cron_spec(expression=data["cron_expression"], timezone_name=data["timezone"])
         job = self._upsert(request, data, spec)
-        return Response(
-            {"status": "success", "message": f"Cron job {job.job_id} created successfully", "job": job.to_dict()}
-        )
+        return success(JobSaved, message=f"Cron job {job.job_id} created successfully", job=job)
 
     @extend_schema(
         tags=["jobs"],
@@ -118,15 +108,13 @@ class CronJobViewSet(viewsets.ViewSet):
         body = IntervalJobInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        spec = services.interval_spec(
+        spec = schedules.interval_spec(
             hours=data["hours"], minutes=data["minutes"], seconds=data["seconds"], timezone_name=data["timezone"]
         )
         job = self._upsert(request, data, spec)
-        return Response(
-            {"status": "success", "message": f"Interval job {job.job_id} created successfully", "job": job.to_dict()}
-        )
+        return success(JobSaved, message=f"Interval job {job.job_id} created successfully", job=job)
 
-    def _upsert(self, request: Request, data: dict, spec: services.ScheduleSpec):
+    def _upsert(self, request: Request, data: dict, spec: schedules.ScheduleSpec):
         return services.job_upsert(
             caller=request.user,
             job_id=data["job_id"],
@@ -153,17 +141,14 @@ class CronJobViewSet(viewsets.ViewSet):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if "cron_expression" in data:
-            spec = services.cron_spec(expression=data["cron_expression"], timezone_name=data["timezone"])
+            spec = schedules.cron_spec(expression=data["cron_expression"], timezone_name=data["timezone"])
         else:
-            spec = services.interval_spec(**data["interval"], timezone_name=data["timezone"])
-        times, description = selectors.schedule_preview(spec=spec, count=data["count"], now=timezone.now())
-        return Response(
-            {
-                "status": "success",
-                "timezone": spec.timezone,
-                "next_run_times": [moment.isoformat() for moment in times],
-                "description": description,
-            }
+            spec = schedules.interval_spec(**data["interval"], timezone_name=data["timezone"])
+        return success(
+            Preview,
+            timezone=spec.timezone,
+            next_run_times=spec.preview(count=data["count"], now=timezone.now()),
+            description=spec.description,
         )
 
     @extend_schema(
@@ -175,29 +160,27 @@ class CronJobViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, job_id: str) -> Response:
         job = selectors.job_get_for(user=request.user, job_id=job_id)
-        return Response({"status": "success", "job": job.to_dict()})
+        return success(JobOne, job=job)
 
     @_job_action("delete", JobDone, description="Deletes the job and its run history.")
     def destroy(self, request: Request, job_id: str) -> Response:
         services.job_delete(user=request.user, job_id=job_id)
-        return self._done(job_id, "deleted")
+        return success(JobDone, message=f"Job {job_id} deleted successfully", job_id=job_id)
 
     @_job_action("trigger", JobTriggered, description="Runs the job's workflow now, outside its schedule.", queue=True)
     def trigger(self, request: Request, job_id: str) -> Response:
         run = services.job_trigger(user=request.user, job_id=job_id)
-        response = self._done(job_id, "triggered")
-        response.data["run_id"] = str(run.id)
-        return response
+        return success(JobTriggered, message=f"Job {job_id} triggered successfully", job_id=job_id, run_id=run.id)
 
     @_job_action("pause", JobDone, description="Stops firing; next_run_time becomes null.")
     def pause(self, request: Request, job_id: str) -> Response:
         services.job_pause(user=request.user, job_id=job_id)
-        return self._done(job_id, "paused")
+        return success(JobDone, message=f"Job {job_id} paused successfully", job_id=job_id)
 
     @_job_action("resume", JobDone, description="Fires again from the next slot; missed slots are not replayed.")
     def resume(self, request: Request, job_id: str) -> Response:
         services.job_resume(user=request.user, job_id=job_id)
-        return self._done(job_id, "resumed")
+        return success(JobDone, message=f"Job {job_id} resumed successfully", job_id=job_id)
 
     @extend_schema(
         tags=["runs"],
@@ -210,10 +193,4 @@ class CronJobViewSet(viewsets.ViewSet):
         job = selectors.job_get_for(user=request.user, job_id=job_id)
         page = page_from(request, default=50, maximum=settings.RUNS_PAGE_MAX)
         runs, total = selectors.run_page_for_job(job=job, page=page)
-        return Response(
-            {"status": "success", "job_id": job.job_id, "total_runs": total, "runs": [run.to_dict() for run in runs]}
-        )
-
-    @staticmethod
-    def _done(job_id: str, verb: str) -> Response:
-        return Response({"status": "success", "message": f"Job {job_id} {verb} successfully", "job_id": job_id})
+        return success(JobRunList, job_id=job.job_id, total_runs=total, runs=runs)

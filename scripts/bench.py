@@ -57,13 +57,13 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks  # noqa: E402
 
-from cronjobs import schedules, services  # noqa: E402
+from cronjobs import periodic_tasks, schedules, services  # noqa: E402
 from cronjobs.models import CronJob  # noqa: E402
 from vingine.celery import app  # noqa: E402
 from workflows.models import Run, Workflow  # noqa: E402
 
 STOCK = "django_celery_beat.schedulers:DatabaseScheduler"
-OURS = "cronjobs.scheduler:JobScheduler"
+OURS = "cronjobs.beat:JobScheduler"
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "America/Sao_Paulo"]
 CHANGES_PER_SECOND = 10
 USER = "bench-user"
@@ -92,14 +92,14 @@ def seed(n: int, burst: int) -> None:
     for i in range(n):
         zone = ZONES[i % len(ZONES)]
         job_id = f"bench-{i:06d}"
-        task = PeriodicTask(name=job_id, task=services.FIRE_TASK, kwargs=json.dumps({"job_id": job_id}))
+        task = PeriodicTask(name=job_id, task=periodic_tasks.FIRE_TASK, kwargs=json.dumps({"job_id": job_id}))
         job = CronJob(job_id=job_id, owner=user, workflow=workflow, timezone=zone, anchor=now, overlap="allow")
         if i % 2 == 0:  # cron
             expression = "* * * * *" if i < 2 * burst else f"{rng.randrange(60)} * * * *"
-            spec = schedules.parse_cron(expression)
-            key = (spec.celery_fields, zone)
+            fields = periodic_tasks.crontab_fields(expression)
+            key = (fields, zone)
             if key not in crontabs:
-                minute, hour, day, month, dow = spec.celery_fields
+                minute, hour, day, month, dow = fields
                 crontabs[key] = CrontabSchedule(
                     minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=dow, timezone=zone
                 )
@@ -196,7 +196,7 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
         class Measured(base):
             def apply_async(self, entry, producer=None, advance=True, **kwargs):
                 result = super().apply_async(entry, producer, advance, **kwargs)
-                if entry.task == services.FIRE_TASK:
+                if entry.task == periodic_tasks.FIRE_TASK:
                     at = time.time()
                     # The slot this fire is for: when the entry fell due after its last run.
                     schedule, last = entry.schedule, entry.last_run_at
@@ -254,7 +254,7 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
         workflow_id="bench-workflow",
         user_id=None,
         input_text="",
-        spec=services.interval_spec(seconds=2),
+        spec=schedules.interval_spec(seconds=2),
         overlap="allow",
     )
     report["new_job"] = {"job_id": new_job.job_id, "first_slot": new_job.next_fire_at.timestamp()}

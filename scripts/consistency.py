@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from cronjobs.models import CronJob
-from cronjobs.services import FIRE_TASK
+from cronjobs.periodic_tasks import FIRE_TASK
 from workflows.models import Run
 
 # A queued run older than this past its slot (or its creation, for a manual run) is stuck: the

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from cronjobs import services
 from tests.webhooks import WebhookServer
 from workflows.services import workflow_save
 
@@ -121,7 +122,6 @@ def workflow(make_workflow, alice):
 @pytest.fixture
 def make_job(db) -> Callable:
     """A job of ``workflow``'s owner, written through the service the API uses."""
-    from cronjobs import services
 
     def make(workflow, spec, job_id: str = "job-1", input_text: str = "x"):
         return services.job_upsert(

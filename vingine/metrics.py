@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -21,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from cronjobs.models import CronJob
+from vingine.sql import count_json_array_items
 from workflows.models import Run
 
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -35,25 +35,6 @@ def _histogram(name: str, documentation: str, runs, value, buckets: tuple[float,
     cumulative = [(str(b), row[f"le_{i}"]) for i, b in enumerate(buckets)] + [("+Inf", row["total"])]
     seconds = row["sum"].total_seconds() if row["sum"] is not None else 0.0
     return HistogramMetricFamily(name, documentation, buckets=cumulative, sum_value=seconds)
-
-
-def _failed_http_steps(since: datetime) -> int:
-    """Failed step records of type http (those carry an "error" key) in runs created since ``since``."""
-    table = connection.ops.quote_name(Run._meta.db_table)
-    if connection.vendor == "postgresql":
-        query = (
-            f"SELECT count(*) FROM {table} AS r, jsonb_array_elements("
-            "CASE WHEN jsonb_typeof(r.steps) = 'array' THEN r.steps ELSE '[]'::jsonb END) AS s "
-            "WHERE r.created_at >= %s AND s ->> 'type' = 'http' AND s ? 'error'"
-        )
-    else:
-        query = (
-            f"SELECT count(*) FROM {table} AS r, json_each(r.steps) AS s WHERE r.created_at >= %s "
-            "AND json_extract(s.value, '$.type') = 'http' AND json_type(s.value, '$.error') IS NOT NULL"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(query, [since])
-        return cursor.fetchone()[0]
 
 
 class DatabaseCollector:
@@ -123,7 +104,9 @@ class DatabaseCollector:
         yield GaugeMetricFamily(
             "vingine_webhook_failures_recent",
             f"Failed http steps in runs created in {self.window}.",
-            value=_failed_http_steps(self.since),
+            value=count_json_array_items(
+                Run, "steps", since_field="created_at", since=self.since, item_is=("type", "http"), item_has="error"
+            ),
         )
 
 

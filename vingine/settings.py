@@ -200,7 +200,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Ours by default; "django_celery_beat.schedulers:DatabaseScheduler" runs the stock one (for comparison).
-CELERY_BEAT_SCHEDULER = env_str("BEAT_SCHEDULER", "cronjobs.scheduler:JobScheduler")
+CELERY_BEAT_SCHEDULER = env_str("BEAT_SCHEDULER", "cronjobs.beat:JobScheduler")
 # Beat notices schedule changes within this many seconds.
 CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 1, minimum=1)
 DJANGO_CELERY_BEAT_TZ_AWARE = True

@@ -9,7 +9,7 @@ from cronjobs.models import CronJob
 
 from .models import Run, Workflow
 from .redaction import redact_steps, restore_redacted
-from .runner import validate_steps
+from .steps import validate_steps
 
 
 class WorkflowForm(forms.ModelForm):

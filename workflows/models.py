@@ -3,8 +3,6 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from .redaction import redact_steps
-
 # "." and ".." are refused: URLs collapse them, so such an id could never be reached again.
 ID_PATTERN = r"^(?!\.{1,2}\Z)[A-Za-z0-9._:-]{1,200}\Z"
 
@@ -24,17 +22,6 @@ class Workflow(models.Model):
 
     def __str__(self) -> str:
         return self.workflow_id
-
-    def to_dict(self) -> dict:
-        return {
-            "workflow_id": self.workflow_id,
-            "name": self.name,
-            "user_id": self.owner.username,
-            # Secret header values stay stored for the steps to send, and are never shown back.
-            "steps": redact_steps(self.steps),
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
 
 
 class Run(models.Model):
@@ -108,26 +95,3 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id} run {self.id}"
-
-    def to_dict(self) -> dict:
-        def iso(value):
-            return value.isoformat() if value else None
-
-        return {
-            "run_id": str(self.id),
-            "job_id": self.job.job_id if self.job_id else None,
-            "workflow_id": self.workflow.workflow_id,
-            "user_id": self.owner.username,
-            "trigger": self.trigger,
-            "scheduled_for": iso(self.scheduled_for),
-            "status": self.status,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at),
-            "input_text": self.input_text,
-            "output": self.output,
-            "output_truncated": self.output_truncated,
-            "steps": self.steps,
-            "error": self.error or None,
-            "reason": self.reason or None,
-        }

@@ -2,11 +2,10 @@
 
 Each step receives the run's input and the previous step's output (the run's input for the first
 step); the last step's output is the run's output. Every step's result is kept so a person can
-see where a run went wrong.
+see where a run went wrong. What each step type does lives in ``workflows.steps``.
 """
 
 import json
-import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -15,13 +14,9 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from . import callables, http
-from .errors import RunTimedOut, StepFailed, StepMayRetry
-from .templates import placeholder_problem, substitute
+from .steps import STEP_TYPES
+from .steps.base import RunTimedOut, StepContext, StepFailed, StepMayRetry, time_left
 
-MAX_STEPS = 50
-MAX_TEMPLATE_LENGTH = 64 * 1024
-MAX_RETRIES = 10
 BACKOFF_FIRST = 1.0  # seconds before the first retry, doubling for each next one, with jitter
 BACKOFF_MAX = 60.0
 RETRY_AFTER_MAX = 60.0  # the longest wait a server's Retry-After can ask for
@@ -30,122 +25,6 @@ RETRY_AFTER_MAX = 60.0  # the longest wait a server's Retry-After can ask for
 MAX_RUN_OUTPUT_BYTES = 256 * 1024
 MAX_ERROR_CHARACTERS = 4000
 TIMED_OUT = "stopped: the run went over its time limit"
-
-
-@dataclass
-class StepContext:
-    """What one attempt of a step may know about its run."""
-
-    attempt: dict  # this attempt's entry in the run's step log; a step may add details to it
-    deadline: float | None = None  # time.monotonic() by which the run must be over
-    run_headers: dict[str, str] = field(default_factory=dict)  # what an http step tells its receiver
-
-    def time_left(self) -> float:
-        return _time_left(self.deadline)
-
-
-def _time_left(deadline: float | None) -> float:
-    if deadline is None:
-        return math.inf
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise RunTimedOut()
-    return left
-
-
-def _validate_template(step: dict) -> str | None:
-    template = step.get("template")
-    if not isinstance(template, str):
-        return "'template' must be a string"
-    if len(template) > MAX_TEMPLATE_LENGTH:
-        return f"'template' is longer than {MAX_TEMPLATE_LENGTH} characters"
-    return placeholder_problem(template, "template")
-
-
-def _run_template(step: dict, previous: Any, input_text: str, context: StepContext) -> str:
-    return substitute(step["template"], previous=previous, input_text=input_text)
-
-
-def _validate_python(step: dict) -> str | None:
-    name = step.get("callable")
-    if not isinstance(name, str):
-        return "'callable' must be a string"
-    registered = callables.REGISTRY.get(name)
-    if registered is None:
-        known = ", ".join(sorted(callables.REGISTRY))
-        return f"unknown callable {name!r} (registered: {known})"
-    return registered.validate(step)
-
-
-def _run_python(step: dict, previous: Any, input_text: str, context: StepContext) -> Any:
-    return callables.REGISTRY[step["callable"]].fn(previous=previous, input=input_text, step=step)
-
-
-STEP_TYPES = {
-    "template": (_validate_template, _run_template),
-    "python": (_validate_python, _run_python),
-    "http": (http.validate, http.run),
-}
-
-
-def _validate_common(step: dict) -> str | None:
-    retries = step.get("retries", 0)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
-        return f"'retries' must be a whole number from 0 to {MAX_RETRIES}, got {retries!r}"
-    return None
-
-
-MAX_DEPTH = 32
-
-
-def _unstorable(value: Any) -> str | None:
-    """What in a step definition PostgreSQL's jsonb could not store, or None.
-
-    Refused here with a 400; the insert would otherwise fail with a 500.
-    """
-    pending = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            return f"is nested more than {MAX_DEPTH} levels deep"
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "contains a NUL character (\\u0000), which cannot be stored"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "contains an unpaired surrogate (\\ud800-\\udfff), which is not valid text"
-        elif isinstance(item, dict):
-            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
-        elif isinstance(item, list):
-            pending.extend((part, depth + 1) for part in item)
-    return None
-
-
-def validate_steps(steps: Any) -> list[str]:
-    """Return every problem in a workflow definition, each naming the step index."""
-    if not isinstance(steps, list) or not steps:
-        return ["steps must be a non-empty list of step objects"]
-    if len(steps) > MAX_STEPS:
-        return [f"a workflow has at most {MAX_STEPS} steps, got {len(steps)}"]
-    problems = []
-    for index, step in enumerate(steps):
-        if not isinstance(step, dict):
-            problems.append(f"steps[{index}]: must be an object with a 'type'")
-            continue
-        unstorable = _unstorable(step)
-        if unstorable:
-            problems.append(f"steps[{index}]: {unstorable}")
-            continue
-        kind = step.get("type")
-        if not isinstance(kind, str) or kind not in STEP_TYPES:  # a list or object is unhashable
-            known = ", ".join(sorted(STEP_TYPES))
-            problems.append(f"steps[{index}]: unknown step type {kind!r} (expected one of: {known})")
-            continue
-        problem = _validate_common(step) or STEP_TYPES[kind][0](step)
-        if problem:
-            problems.append(f"steps[{index}] ({kind}): {problem}")
-    return problems
 
 
 @dataclass
@@ -236,7 +115,7 @@ class DynamicWorkflowRunner:
     def _attempts(self, step: dict, previous: Any, input_text: str, attempts: list[dict], deadline: float | None):
         """The step's output, after as many tries as its ``retries`` allow; each try is logged."""
         retries = step.get("retries", 0)
-        run_step = STEP_TYPES[step["type"]][1]
+        run_step = STEP_TYPES[step["type"]].run
         for number in range(1, retries + 2):
             attempt = {"attempt": number, "started_at": _now()}
             attempts.append(attempt)
@@ -255,5 +134,5 @@ class DynamicWorkflowRunner:
                 raise
             finally:
                 attempt["finished_at"] = _now()
-            time.sleep(min(wait, _time_left(deadline)))
+            time.sleep(min(wait, time_left(deadline)))
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -3,6 +3,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from vingine.fields import IdField, StrictCharField
+from vingine.output import BlankAsNullCharField, BlankAsNullChoiceField, SuccessField, TimeField
+
+from . import models
+from .redaction import redact_steps
 
 
 @extend_schema_field(
@@ -11,7 +15,7 @@ from vingine.fields import IdField, StrictCharField
         "minItems": 1,
         "items": {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
         "description": 'Steps in order, e.g. {"type": "template", "template": "Video about {{input}}"} or '
-        '{"type": "python", "callable": "echo"}; checked by workflows.runner.validate_steps.',
+        '{"type": "python", "callable": "echo"}; checked by workflows.steps.validate_steps.',
     }
 )
 class StepsField(serializers.JSONField):
@@ -39,75 +43,87 @@ def validate_input_size(value: str) -> str:
     return value
 
 
-# --- responses: the schema of what the views send (tests/cronjobs/test_openapi.py holds them to it) ---
+# --- responses: each renders what it documents (vingine.output.success) ---------------------------
 
-RUN_STATUSES = ["queued", "running", "succeeded", "failed", "skipped"]
+RUN_STATUSES = models.Run.Status.values  # one enum, RunStatus, in the schema (ENUM_NAME_OVERRIDES)
+
+
+@extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": {}}})
+class RedactedStepsField(serializers.Field):
+    """A workflow's steps as shown: secret header values stay stored for the steps to send, and are
+    never shown back."""
+
+    def to_representation(self, steps: list[dict]) -> list[dict]:
+        return redact_steps(steps)
 
 
 class Workflow(serializers.Serializer):
     workflow_id = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
-    user_id = serializers.CharField()
-    steps = serializers.ListField(child=serializers.DictField())
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    user_id = serializers.CharField(source="owner.username")
+    steps = RedactedStepsField()
+    created_at = TimeField()
+    updated_at = TimeField()
 
 
 class WorkflowSaved(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     message = serializers.CharField()
     workflow = Workflow()
 
 
 class WorkflowOne(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     workflow = Workflow()
 
 
 class WorkflowList(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     total_workflows = serializers.IntegerField(help_text="All of the caller's workflows, not only this page.")
     workflows = Workflow(many=True)
 
 
 class WorkflowDeleted(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     message = serializers.CharField()
     workflow_id = serializers.CharField()
 
 
+@extend_schema_field({"type": "array", "items": {"type": "object", "additionalProperties": {}}})
+class StepLogField(serializers.JSONField):
+    pass
+
+
 class Run(serializers.Serializer):
-    run_id = serializers.UUIDField()
-    job_id = serializers.CharField(allow_null=True, help_text="null for a run started from the workflow itself.")
-    workflow_id = serializers.CharField()
-    user_id = serializers.CharField()
-    trigger = serializers.ChoiceField(choices=["schedule", "manual"])
-    scheduled_for = serializers.DateTimeField(allow_null=True, help_text="The slot of a scheduled run.")
-    status = serializers.ChoiceField(choices=RUN_STATUSES)
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+    run_id = serializers.UUIDField(source="id")
+    job_id = serializers.CharField(
+        source="job.job_id", allow_null=True, help_text="null for a run started from the workflow itself."
+    )
+    workflow_id = serializers.CharField(source="workflow.workflow_id")
+    user_id = serializers.CharField(source="owner.username")
+    trigger = serializers.ChoiceField(choices=models.Run.Trigger.values)
+    scheduled_for = TimeField(allow_null=True, help_text="The slot of a scheduled run.")
+    status = serializers.ChoiceField(choices=models.Run.Status.values)
+    created_at = TimeField()
+    started_at = TimeField(allow_null=True)
+    finished_at = TimeField(allow_null=True)
     input_text = serializers.CharField(allow_blank=True)
     output = serializers.JSONField(allow_null=True, help_text="The last step's output (any JSON value).")
     output_truncated = serializers.BooleanField(
         help_text="True when the output or a step's output was cut to the size a run may keep (256 KiB)."
     )
-    steps = serializers.ListField(child=serializers.DictField(), help_text="One record per step that ran.")
-    error = serializers.CharField(allow_null=True)
-    reason = serializers.ChoiceField(
-        choices=["missed", "overlap", "error", "timeout", "lost"],
-        allow_null=True,
-        help_text="Why a run was skipped or failed.",
-    )
+    steps = StepLogField(help_text="One record per step that ran.")
+    error = BlankAsNullCharField()
+    reason = BlankAsNullChoiceField(choices=models.Run.Reason.values, help_text="Why a run was skipped or failed.")
 
 
 class RunOne(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     run = Run()
 
 
 class JobRunList(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["success"])
+    status = SuccessField()
     job_id = serializers.CharField()
     total_runs = serializers.IntegerField(help_text="All of the job's runs, not only this page.")
     runs = Run(many=True)

@@ -3,14 +3,14 @@ from celery import shared_task, signals
 from django.conf import settings
 from django.db import connection
 
-from . import services
+from . import maintenance, runs
 
 
 # acks_late: a message is acknowledged when the run is over, so one a worker had taken but not yet
 # started when the whole worker died is handed out again (after the broker's visibility timeout;
 # the scheduler's sweeper sends it again sooner) rather than lost. run_execute claims the row by
 # status first, so a second delivery of a run that did start does nothing: a run never executes
-# twice. A run whose worker died under it ends failed as lost (services.runs_reap_lost, and
+# twice. A run whose worker died under it ends failed as lost (maintenance.runs_reap_lost, and
 # _run_ended_by_its_process below when only its pool process died).
 # soft_time_limit raises SoftTimeLimitExceeded inside the run, which ends it failed/timeout;
 # time_limit kills a pool process that ignored it.
@@ -21,7 +21,7 @@ from . import services
     time_limit=settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE,
 )
 def execute_run(run_id: str) -> None:
-    services.run_execute(run_id=run_id)
+    runs.run_execute(run_id=run_id)
 
 
 @signals.task_failure.connect
@@ -33,7 +33,7 @@ def _run_ended_by_its_process(sender=None, exception=None, args=None, **kwargs) 
     ):
         return
     try:
-        services.run_end_abruptly(run_id=args[0], timed_out=isinstance(exception, TimeLimitExceeded))
+        runs.run_end_abruptly(run_id=args[0], timed_out=isinstance(exception, TimeLimitExceeded))
     finally:
         # The main process forks new pool processes: it keeps no database connection of its own.
         if not connection.in_atomic_block:
@@ -43,9 +43,9 @@ def _run_ended_by_its_process(sender=None, exception=None, args=None, **kwargs) 
 # Sent by beat (CELERY_BEAT_SCHEDULE). Both are safe to run twice and from several beats at once.
 @shared_task(ignore_result=True)
 def reap_lost_runs() -> None:
-    services.runs_reap_lost()
+    maintenance.runs_reap_lost()
 
 
 @shared_task(ignore_result=True)
 def trim_run_history() -> None:
-    services.runs_trim_history()
+    maintenance.runs_trim_history()

@@ -4,10 +4,11 @@ from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from vingine.output import success
 from vingine.pagination import page_from
 from vingine.schema import error_responses, page_parameters
 
-from . import selectors, services
+from . import runs, selectors, services
 from .models import Run
 from .serializers import RunInput, RunOne, WorkflowDeleted, WorkflowInput, WorkflowList, WorkflowOne, WorkflowSaved
 
@@ -54,13 +55,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     def list_mine(self, request: Request) -> Response:
         page = page_from(request, default=settings.WORKFLOWS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
         workflows = selectors.workflow_list(user=request.user)
-        return Response(
-            {
-                "status": "success",
-                "total_workflows": workflows.count(),
-                "workflows": [w.to_dict() for w in page.of(workflows)],
-            }
-        )
+        return success(WorkflowList, total_workflows=workflows.count(), workflows=page.of(workflows))
 
     @extend_schema(
         tags=["workflows"],
@@ -90,13 +85,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         body = WorkflowInput(data=request.data)
         body.is_valid(raise_exception=True)
         workflow = services.workflow_save(owner=request.user, **body.validated_data)
-        return Response(
-            {
-                "status": "success",
-                "message": f"Workflow {workflow.workflow_id} saved successfully",
-                "workflow": workflow.to_dict(),
-            }
-        )
+        return success(WorkflowSaved, message=f"Workflow {workflow.workflow_id} saved successfully", workflow=workflow)
 
     @extend_schema(
         tags=["workflows"],
@@ -106,7 +95,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id)
-        return Response({"status": "success", "workflow": workflow.to_dict()})
+        return success(WorkflowOne, workflow=workflow)
 
     @extend_schema(
         tags=["workflows"],
@@ -117,13 +106,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     )
     def destroy(self, request: Request, workflow_id: str) -> Response:
         services.workflow_delete(user=request.user, workflow_id=workflow_id)
-        return Response(
-            {
-                "status": "success",
-                "message": f"Workflow {workflow_id} deleted successfully",
-                "workflow_id": workflow_id,
-            }
-        )
+        return success(WorkflowDeleted, message=f"Workflow {workflow_id} deleted successfully", workflow_id=workflow_id)
 
     @extend_schema(
         tags=["runs"],
@@ -136,13 +119,13 @@ class WorkflowViewSet(viewsets.ViewSet):
         workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id, action="run")
         body = RunInput(data=request.data)
         body.is_valid(raise_exception=True)
-        run = services.run_enqueue(
+        run = runs.run_enqueue(
             workflow=workflow,
             owner=workflow.owner,
             trigger=Run.Trigger.MANUAL,
             input_text=body.validated_data["input"],
         )
-        return Response({"status": "success", "run": run.to_dict()})
+        return success(RunOne, run=run)
 
 
 class RunViewSet(viewsets.ViewSet):
@@ -165,4 +148,4 @@ class RunViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for(user=request.user, run_id=run_id)
-        return Response({"status": "success", "run": run.to_dict()})
+        return success(RunOne, run=run)

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from cronjobs.claims import claim_due_jobs
 from cronjobs.models import CronJob
-from cronjobs.scheduler import claim_due_jobs
 from workflows.models import Run
 
 # The request bodies of the spec's examples, sent by alice (whose user id is "alice-uuid").

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import PeriodicTask
 
-from cronjobs import services
+from cronjobs import schedules, services
 from cronjobs.models import CronJob
 from workflows.models import Run
 
@@ -17,12 +17,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def job(workflow, make_job):
-    return make_job(workflow, services.cron_spec(expression="0 3 * * *"), "nightly")
+    return make_job(workflow, schedules.cron_spec(expression="0 3 * * *"), "nightly")
 
 
 @pytest.fixture
 def other_job(workflow, make_job):
-    return make_job(workflow, services.interval_spec(seconds=10), "every-ten-seconds")
+    return make_job(workflow, schedules.interval_spec(seconds=10), "every-ten-seconds")
 
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

@@ -5,14 +5,14 @@ import re
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from cronjobs import services
+from cronjobs import schedules
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def job(workflow, make_job):
-    return make_job(workflow, services.cron_spec(expression="0 3 * * *"), "nightly")
+    return make_job(workflow, schedules.cron_spec(expression="0 3 * * *"), "nightly")
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_a_task_without_a_job_shows_no_link(admin_client, operators_task):
 
 
 def test_the_job_list_filters_by_owner(admin_client, job, make_workflow, make_job, bob):
-    bobs = make_job(make_workflow(bob, "bob-workflow"), services.cron_spec(expression="0 4 * * *"), "bobs-job")
+    bobs = make_job(make_workflow(bob, "bob-workflow"), schedules.cron_spec(expression="0 4 * * *"), "bobs-job")
 
     response = admin_client.get("/admin/cronjobs/cronjob/", {"owner__id__exact": bob.pk})
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cronjobs import services
+from cronjobs import schedules
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def test_the_description_follows_the_expression(api, workflow):
 
 
 def test_the_last_run_is_the_newest_one_in_the_jobs_zone(api, workflow, make_job):
-    job = make_job(workflow, services.cron_spec(expression="0 9 * * *", timezone_name="Asia/Tokyo"), "tokyo")
+    job = make_job(workflow, schedules.cron_spec(expression="0 9 * * *", timezone_name="Asia/Tokyo"), "tokyo")
     add_run(job, created=START, status=Run.Status.FAILED, started=START)
     add_run(
         job, created=START + timedelta(minutes=5), status=Run.Status.SUCCEEDED, started=START + timedelta(minutes=6)
@@ -56,7 +56,7 @@ def test_the_last_run_is_the_newest_one_in_the_jobs_zone(api, workflow, make_job
 
 
 def test_a_run_that_never_started_shows_when_it_was_recorded(api, workflow, make_job):
-    job = make_job(workflow, services.interval_spec(minutes=1), "queued-one")
+    job = make_job(workflow, schedules.interval_spec(minutes=1), "queued-one")
     add_run(job, created=START, status=Run.Status.QUEUED)
 
     body = api.get("/api/cron/jobs/queued-one").json()["job"]
@@ -74,12 +74,12 @@ def listing_queries(client, url: str) -> int:
 @pytest.mark.parametrize("url", ["/api/cron/jobs", "/api/cron/jobs/all"])
 def test_listing_takes_the_same_queries_for_one_job_or_many(client_for, operator, workflow, make_job, url):
     client = client_for(operator if url.endswith("all") else workflow.owner)
-    first = make_job(workflow, services.cron_spec(expression="0 9 * * *"), "job-0")
+    first = make_job(workflow, schedules.cron_spec(expression="0 9 * * *"), "job-0")
     add_run(first, created=START, status=Run.Status.SUCCEEDED, started=START)
     one = listing_queries(client, url)
 
     for i in range(1, 6):
-        job = make_job(workflow, services.interval_spec(minutes=i), f"job-{i}")
+        job = make_job(workflow, schedules.interval_spec(minutes=i), f"job-{i}")
         add_run(job, created=START, status=Run.Status.FAILED, started=START)
 
     assert listing_queries(client, url) == one

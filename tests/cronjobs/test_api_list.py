@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cronjobs import schedules, services
+from cronjobs import schedules
 
 from .helpers import (
     SPEC_CRON_JOB,
@@ -84,7 +84,7 @@ def test_a_list_describes_each_distinct_schedule_once(
     translation file for every description, which made a page of 100 jobs take most of 200 ms."""
     expressions = ["0 9 * * 1-5", "*/2 * * * *"]
     for n in range(10):
-        make_job(workflow, services.cron_spec(expression=expressions[n % 2]), job_id=f"job-{n}")
+        make_job(workflow, schedules.cron_spec(expression=expressions[n % 2]), job_id=f"job-{n}")
     schedules.describe_cron.cache_clear()
     described = []
 

@@ -3,7 +3,7 @@
 import pytest
 from django.conf import settings
 
-from cronjobs import services
+from cronjobs import schedules
 from workflows.models import Run
 
 from .helpers import assert_refused
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def five_jobs(workflow, make_job):
-    return [make_job(workflow, services.cron_spec(expression=f"{i} 9 * * *"), f"job-{i}") for i in range(5)]
+    return [make_job(workflow, schedules.cron_spec(expression=f"{i} 9 * * *"), f"job-{i}") for i in range(5)]
 
 
 def ids(body) -> list[str]:

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from cronjobs import services
+from cronjobs import schedules, services
 from cronjobs.models import CronJob
 from tests.conftest import ECHO_STEPS
 from workflows.models import Workflow
@@ -236,7 +236,7 @@ def test_a_job_write_does_not_wait_for_runs_being_committed_for_the_same_owner(a
                 workflow_id=workflow.workflow_id,
                 user_id=None,
                 input_text="",
-                spec=services.interval_spec(seconds=30),
+                spec=schedules.interval_spec(seconds=30),
             )
     finally:
         release.set()

@@ -5,13 +5,14 @@ is locked and what is due.
 """
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
-from cronjobs import services
+from cronjobs import schedules, services
+from cronjobs.claims import MISSED_ROWS_MAX
 from cronjobs.models import CronJob
-from cronjobs.scheduler import MISSED_ROWS_MAX
 from tests.cronjobs.helpers import fire_due_jobs
 from workflows.models import Run
 
@@ -23,7 +24,7 @@ def schedule_runs(job: CronJob) -> list[Run]:
 
 
 def test_it_records_a_queued_run_for_a_due_slot_and_moves_to_the_next(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=30))
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
     slot = job.next_fire_at
 
     claimed, to_publish = fire_due_jobs(slot + timedelta(milliseconds=200))
@@ -36,14 +37,14 @@ def test_it_records_a_queued_run_for_a_due_slot_and_moves_to_the_next(workflow, 
 
 
 def test_it_claims_nothing_before_the_slot(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=30))
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
 
     assert fire_due_jobs(job.next_fire_at - timedelta(microseconds=1)) == (0, [])
     assert not Run.objects.exists()
 
 
 def test_a_second_claim_of_the_same_moment_records_nothing_more(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=30))
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
     now = job.next_fire_at + timedelta(seconds=1)
 
     fire_due_jobs(now)
@@ -52,7 +53,7 @@ def test_a_second_claim_of_the_same_moment_records_nothing_more(workflow, make_j
 
 
 def test_it_never_claims_a_paused_job(alice, workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=30))
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
     slot = job.next_fire_at
     services.job_pause(user=alice, job_id=job.job_id)
 
@@ -62,9 +63,9 @@ def test_it_never_claims_a_paused_job(alice, workflow, make_job):
 
 
 def test_it_fires_a_cron_slot_in_the_jobs_zone(workflow, make_job):
-    job = make_job(workflow, services.cron_spec(expression="30 9 * * *", timezone_name="America/New_York"))
+    job = make_job(workflow, schedules.cron_spec(expression="30 9 * * *", timezone_name="America/New_York"))
     slot = job.next_fire_at
-    assert slot.astimezone(job.next_run_time().tzinfo).strftime("%H:%M") == "09:30"
+    assert slot.astimezone(ZoneInfo(job.timezone)).strftime("%H:%M") == "09:30"
 
     fire_due_jobs(slot)
 
@@ -78,7 +79,7 @@ def test_it_fires_a_cron_slot_in_the_jobs_zone(workflow, make_job):
 
 
 def test_after_a_short_outage_the_newest_slot_runs_and_the_older_ones_are_recorded_missed(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))  # grace: the default 60 s
+    job = make_job(workflow, schedules.interval_spec(seconds=10))  # grace: the default 60 s
     first = job.next_fire_at
 
     fire_due_jobs(first + timedelta(seconds=35))  # beat was down for four slots
@@ -94,7 +95,7 @@ def test_after_a_short_outage_the_newest_slot_runs_and_the_older_ones_are_record
 
 
 def test_a_slot_older_than_the_grace_period_is_not_run_late(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     CronJob.objects.filter(pk=job.pk).update(misfire_grace_seconds=5)
     first = job.next_fire_at
 
@@ -107,7 +108,7 @@ def test_a_slot_older_than_the_grace_period_is_not_run_late(workflow, make_job):
 
 
 def test_a_long_outage_records_a_bounded_number_of_missed_slots(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     first = job.next_fire_at
     now = first + timedelta(seconds=10 * 5000 + 3)
 
@@ -126,7 +127,7 @@ def test_a_long_outage_records_a_bounded_number_of_missed_slots(workflow, make_j
 
 
 def test_a_cron_job_catches_up_on_its_own_slots_in_its_zone(workflow, make_job):
-    job = make_job(workflow, services.cron_spec(expression="*/5 * * * *", timezone_name="Asia/Kolkata"))
+    job = make_job(workflow, schedules.cron_spec(expression="*/5 * * * *", timezone_name="Asia/Kolkata"))
     first = job.next_fire_at
 
     fire_due_jobs(first + timedelta(minutes=30, seconds=1))
@@ -141,7 +142,7 @@ def test_a_cron_job_catches_up_on_its_own_slots_in_its_zone(workflow, make_job):
 
 @pytest.mark.parametrize("previous", [Run.Status.QUEUED, Run.Status.RUNNING])
 def test_a_slot_due_while_the_previous_run_is_unfinished_is_skipped_for_overlap(workflow, make_job, previous):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     first = job.next_fire_at
     fire_due_jobs(first)
     Run.objects.filter(job=job).update(status=previous)
@@ -155,7 +156,7 @@ def test_a_slot_due_while_the_previous_run_is_unfinished_is_skipped_for_overlap(
 
 
 def test_a_slot_runs_after_the_previous_run_finished(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     first = job.next_fire_at
     fire_due_jobs(first)
     Run.objects.filter(job=job).update(status=Run.Status.SUCCEEDED)
@@ -172,7 +173,7 @@ def test_overlap_allow_runs_every_slot(workflow, alice):
         workflow_id=workflow.workflow_id,
         user_id=None,
         input_text="",
-        spec=services.interval_spec(seconds=10),
+        spec=schedules.interval_spec(seconds=10),
         overlap=CronJob.Overlap.ALLOW,
     )
     first = job.next_fire_at
@@ -188,7 +189,7 @@ def test_overlap_allow_runs_every_slot(workflow, alice):
 
 
 def test_resume_does_not_replay_the_slots_missed_while_paused(alice, workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     services.job_pause(user=alice, job_id=job.job_id)
     # As if created and paused an hour ago: 360 slots passed while it was paused.
     CronJob.objects.filter(pk=job.pk).update(anchor=job.anchor - timedelta(hours=1))

@@ -11,13 +11,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cronjobs import services
+from cronjobs import schedules, services
+from cronjobs.beat import JobScheduler
+from cronjobs.claims import LOOKAHEAD, claim_due_jobs
 from cronjobs.models import CronJob
-from cronjobs.scheduler import LOOKAHEAD, JobScheduler, claim_due_jobs
 from tests.cronjobs.helpers import fire_due_jobs
 from vingine.celery import app
 from workflows.models import Run
-from workflows.services import run_execute
+from workflows.runs import run_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def message_ids(broker) -> list[str]:
 
 
 def test_a_job_is_claimed_ahead_with_its_run_committed_and_its_slot_still_shown_next(api, workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=60))
+    job = make_job(workflow, schedules.interval_spec(seconds=60))
     slot = job.next_fire_at
     now = slot - timedelta(seconds=3)
 
@@ -59,7 +60,7 @@ def wait_past(moment) -> None:
 
 
 def test_after_its_slot_the_api_shows_the_following_one(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     slot = slot_soon(job)
     claim_due_jobs(timezone.now(), slot)
     job.refresh_from_db()
@@ -71,7 +72,7 @@ def test_after_its_slot_the_api_shows_the_following_one(workflow, make_job):
 
 
 def test_a_skip_job_whose_previous_run_is_unfinished_is_claimed_at_its_slot_not_ahead(workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))  # overlap: skip
+    job = make_job(workflow, schedules.interval_spec(seconds=10))  # overlap: skip
     first = job.next_fire_at
     fire_due_jobs(first)  # its run stays queued: no worker here
     second = first + timedelta(seconds=10)
@@ -86,7 +87,7 @@ def test_a_skip_job_whose_previous_run_is_unfinished_is_claimed_at_its_slot_not_
 
 
 def test_a_paused_job_never_claimed_ahead(alice, workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     slot = job.next_fire_at
     services.job_pause(user=alice, job_id=job.job_id)
 
@@ -95,14 +96,14 @@ def test_a_paused_job_never_claimed_ahead(alice, workflow, make_job):
 
 @pytest.mark.parametrize("change", ["pause", "replace", "delete"])
 def test_a_change_between_the_claim_and_the_slot_leaves_nothing_to_run(alice, workflow, make_job, change):
-    job = make_job(workflow, services.interval_spec(seconds=60))
+    job = make_job(workflow, schedules.interval_spec(seconds=60))
     slot = job.next_fire_at
     _, [(_, run_id)] = claim_due_jobs(slot - timedelta(seconds=3), slot)
 
     if change == "pause":
         services.job_pause(user=alice, job_id=job.job_id)
     elif change == "replace":
-        make_job(workflow, services.interval_spec(seconds=30))  # same job id: a new schedule
+        make_job(workflow, schedules.interval_spec(seconds=30))  # same job id: a new schedule
     else:
         services.job_delete(user=alice, job_id=job.job_id)
 
@@ -117,7 +118,7 @@ def test_a_change_between_the_claim_and_the_slot_leaves_nothing_to_run(alice, wo
 
 
 def test_a_run_whose_slot_has_come_is_not_taken_back_by_a_pause(alice, workflow, make_job):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     slot = slot_soon(job)
     _, [(_, run_id)] = claim_due_jobs(timezone.now(), slot)
     wait_past(slot)
@@ -128,7 +129,7 @@ def test_a_run_whose_slot_has_come_is_not_taken_back_by_a_pause(alice, workflow,
 
 
 def test_the_beat_sends_a_prepared_run_at_its_slot_not_before(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=60))
+    job = make_job(workflow, schedules.interval_spec(seconds=60))
     slot = timezone.now() + LOOKAHEAD / 2
     CronJob.objects.filter(pk=job.pk).update(next_fire_at=slot)
     scheduler = JobScheduler(app=app)

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cronjobs import services
-from cronjobs.scheduler import RESEND_AFTER, SWEEP_AFTER, claim_due_jobs, resend_stale, sweep_unpublished
+from cronjobs import schedules
+from cronjobs.claims import claim_due_jobs
 from tests.cronjobs.helpers import fire_due_jobs
+from workflows.dispatch import RESEND_AFTER, SWEEP_AFTER, resend_stale, runs_publish, sweep_unpublished
 from workflows.models import Run
-from workflows.services import runs_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def published_run_ids(broker) -> list[str]:
 
 
 def test_it_publishes_a_run_committed_but_never_published(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     _, [run_id] = fire_due_jobs(job.next_fire_at)  # claimed, then the beat died before publishing
     long_ago = timezone.now() - SWEEP_AFTER - timedelta(seconds=1)
     Run.objects.filter(id=run_id).update(created_at=long_ago, scheduled_for=long_ago)
@@ -34,7 +34,7 @@ def test_it_publishes_a_run_committed_but_never_published(workflow, make_job, br
 
 
 def test_it_leaves_a_run_that_is_still_on_its_way_out(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     fire_due_jobs(job.next_fire_at)
 
     assert sweep_unpublished(timezone.now()) == 0
@@ -42,7 +42,7 @@ def test_it_leaves_a_run_that_is_still_on_its_way_out(workflow, make_job, broker
 
 
 def test_it_leaves_published_and_finished_runs(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     first = job.next_fire_at
     _, [published] = fire_due_jobs(first)
     runs_publish([published])
@@ -56,7 +56,7 @@ def test_it_leaves_published_and_finished_runs(workflow, make_job, broker):
 
 
 def test_it_leaves_a_run_claimed_ahead_until_well_after_its_slot(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=60))
+    job = make_job(workflow, schedules.interval_spec(seconds=60))
     slot = job.next_fire_at
     claim_time = slot - timedelta(seconds=5)
     _, [(_, run_id)] = claim_due_jobs(claim_time, slot)  # its beat holds the message until the slot
@@ -72,7 +72,7 @@ def test_it_leaves_a_run_claimed_ahead_until_well_after_its_slot(workflow, make_
 
 
 def test_it_sends_again_a_queued_run_whose_message_is_gone(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     _, [run_id] = fire_due_jobs(job.next_fire_at)
     runs_publish([run_id])
     broker.clear()  # the broker lost it (Redis restarted), or a worker that died holds it
@@ -87,7 +87,7 @@ def test_it_sends_again_a_queued_run_whose_message_is_gone(workflow, make_job, b
 
 
 def test_it_does_not_resend_runs_still_waiting_in_the_queue(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=10))
+    job = make_job(workflow, schedules.interval_spec(seconds=10))
     _, [waiting] = fire_due_jobs(job.next_fire_at)
     runs_publish([waiting])  # its message waits in the queue, behind a backlog
     Run.objects.filter(id=waiting).update(published_at=timezone.now() - RESEND_AFTER * 2)

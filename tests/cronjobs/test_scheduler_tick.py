@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cronjobs import services
+from cronjobs import schedules
+from cronjobs.beat import JobScheduler
 from cronjobs.models import CronJob
-from cronjobs.scheduler import JobScheduler
 from vingine.celery import app
 from workflows.models import Run
 
@@ -35,7 +35,7 @@ def test_it_sends_a_static_entry_when_due(static_entry, broker):
 
 
 def test_it_sleeps_until_the_nearest_slot_at_most(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=30))
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
     scheduler = JobScheduler(app=app)
     assert scheduler.tick() == scheduler.max_interval  # nothing due within a second
 
@@ -46,7 +46,7 @@ def test_it_sleeps_until_the_nearest_slot_at_most(workflow, make_job, broker):
 
 
 def test_a_tick_publishes_the_due_runs(workflow, make_job, broker):
-    job = make_job(workflow, services.interval_spec(seconds=30))
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
     CronJob.objects.filter(pk=job.pk).update(next_fire_at=timezone.now())
     scheduler = JobScheduler(app=app)
 

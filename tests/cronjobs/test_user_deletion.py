@@ -2,13 +2,13 @@
 
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
-from cronjobs import services
+from cronjobs import schedules
 from cronjobs.models import CronJob
 from workflows.models import Workflow
 
 
 def test_deleting_a_user_removes_their_jobs_and_periodic_tasks(alice, workflow, make_job):
-    job = make_job(workflow, services.cron_spec(expression="0 9 * * *"), "goes-away")
+    job = make_job(workflow, schedules.cron_spec(expression="0 9 * * *"), "goes-away")
     before = PeriodicTasks.last_change()
 
     alice.delete()

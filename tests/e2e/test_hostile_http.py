@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from cronjobs import schedules
 from cronjobs import services as cron
 from tests.conftest import access_token
 from tests.snapshots import snapshot
@@ -78,7 +79,7 @@ def alice_world(transactional_db, alice, workflow):
         workflow_id=workflow.workflow_id,
         user_id=None,
         input_text="x",
-        spec=cron.cron_spec(expression="0 9 * * *"),
+        spec=schedules.cron_spec(expression="0 9 * * *"),
     )
     return alice
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from cronjobs import schedules
 from cronjobs import services as cron
 from tests.conftest import access_token
 from tests.snapshots import owned_by
@@ -50,7 +51,7 @@ def spec_data(transactional_db, alice, bob, operator, workflow):
         workflow_id=workflow.workflow_id,
         user_id=None,
         input_text="Generate video about tech news",
-        spec=cron.cron_spec(expression="0 9 * * *"),
+        spec=schedules.cron_spec(expression="0 9 * * *"),
     )
     cron.job_upsert(
         caller=alice,
@@ -58,7 +59,7 @@ def spec_data(transactional_db, alice, bob, operator, workflow):
         workflow_id=workflow.workflow_id,
         user_id=None,
         input_text="Check for trending topics",
-        spec=cron.interval_spec(hours=1, minutes=30),
+        spec=schedules.interval_spec(hours=1, minutes=30),
     )
     Run.objects.create(workflow=workflow, owner=alice, trigger=Run.Trigger.MANUAL, input_text="x")
     return {"alice": alice, "operator": operator, "bob": bob, "nobody": None}

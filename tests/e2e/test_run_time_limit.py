@@ -3,7 +3,7 @@
 import pytest
 
 from workflows.models import Run
-from workflows.services import run_enqueue
+from workflows.runs import run_enqueue
 
 from .conftest import start_worker, wait_until
 

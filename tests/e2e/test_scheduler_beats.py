@@ -17,9 +17,10 @@ import pytest
 import redis
 from django.conf import settings
 
+from cronjobs import schedules
 from cronjobs import services as cron
 from cronjobs.models import CronJob
-from cronjobs.scheduler import SWEEP_AFTER
+from workflows.dispatch import SWEEP_AFTER
 from workflows.models import Run
 
 from .conftest import wait_until
@@ -50,7 +51,7 @@ def make_jobs(owner, workflow, count: int) -> list:
             workflow_id=workflow.workflow_id,
             user_id=None,
             input_text="",
-            spec=cron.interval_spec(seconds=1),
+            spec=schedules.interval_spec(seconds=1),
             overlap="allow",
         )
         for _ in range(count)

@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
+from cronjobs import schedules
 from cronjobs import services as cron
 from tests.webhooks import Reply
 from workflows.models import Run
-from workflows.services import run_enqueue
+from workflows.runs import run_enqueue
 
 from .conftest import child_pids, start_worker, wait_until
 
@@ -56,7 +57,7 @@ def test_a_scheduled_webhook_workflow_shows_each_step_and_attempt(
         workflow_id=workflow.workflow_id,
         user_id=None,
         input_text="cats",
-        spec=cron.interval_spec(seconds=2),
+        spec=schedules.interval_spec(seconds=2),
     )
 
     succeeded = Run.objects.filter(job=job, trigger=Run.Trigger.SCHEDULE, status=Run.Status.SUCCEEDED)

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from cronjobs import schedules
 from cronjobs import services as cron
 from workflows.models import Run
 from workflows.tasks import execute_run
@@ -29,7 +30,7 @@ def every_second_job(owner, workflow, overlap="allow"):
         workflow_id=workflow.workflow_id,
         user_id=None,
         input_text="cats",
-        spec=cron.interval_spec(seconds=1),
+        spec=schedules.interval_spec(seconds=1),
         overlap=overlap,
     )
 

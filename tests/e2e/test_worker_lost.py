@@ -9,8 +9,9 @@ import time
 import pytest
 
 from tests.webhooks import Reply
+from workflows.maintenance import runs_reap_lost
 from workflows.models import Run
-from workflows.services import run_enqueue, runs_reap_lost
+from workflows.runs import run_enqueue
 
 from .conftest import start_worker, wait_until
 

@@ -12,6 +12,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from cronjobs import schedules
 from cronjobs import services as cron
 from tests.snapshots import owned_by, snapshot
 from workflows.models import Run
@@ -82,8 +83,8 @@ def world(make_user, make_workflow, make_job):
     alice, bob = make_user("alice-uuid"), make_user("bob-uuid")
     workflow = make_workflow(alice)
     make_workflow(bob, "bob-workflow")
-    job = make_job(workflow, cron.cron_spec(expression="0 9 * * *"), job_id="daily-video-generation")
-    paused = make_job(workflow, cron.interval_spec(hours=1, minutes=30), job_id="hourly-video-check")
+    job = make_job(workflow, schedules.cron_spec(expression="0 9 * * *"), job_id="daily-video-generation")
+    paused = make_job(workflow, schedules.interval_spec(hours=1, minutes=30), job_id="hourly-video-check")
     cron.job_pause(user=alice, job_id=paused.job_id)
     now = timezone.now()
     job_run = Run.objects.create(

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from cronjobs import services as cron
+from cronjobs import schedules
 from tests.snapshots import snapshot
 from vingine.auth import MAX_TOKEN_BYTES
 
@@ -147,7 +147,7 @@ ATTACKS = {
 @pytest.fixture
 def alice_job(make_job, workflow):
     """Alice's workflow and job, which a forged token for her would reach."""
-    return make_job(workflow, cron.cron_spec(expression="0 9 * * *"), job_id="daily-video-generation")
+    return make_job(workflow, schedules.cron_spec(expression="0 9 * * *"), job_id="daily-video-generation")
 
 
 def assert_refused(response) -> None:

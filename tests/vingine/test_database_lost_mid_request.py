@@ -9,13 +9,13 @@ import psycopg
 import pytest
 from django.db import connection
 
-from cronjobs import services
+from cronjobs import schedules
 from cronjobs.models import CronJob
 
 
 @pytest.fixture
 def job(make_job, workflow):
-    return make_job(workflow, services.interval_spec(seconds=60), "hourly-ish")
+    return make_job(workflow, schedules.interval_spec(seconds=60), "hourly-ish")
 
 
 def kill_the_request_once_it_waits(dsn: str, table: str, started: threading.Event) -> None:

@@ -5,7 +5,7 @@ Served in-process here; tests/e2e/test_hostile_http.py sends the same through gu
 
 import pytest
 
-from cronjobs import services as cron
+from cronjobs import schedules
 from tests.snapshots import snapshot
 
 TEN_MB = 10 * 1024 * 1024
@@ -27,7 +27,7 @@ def schema_paths(client_for, db) -> dict[str, dict]:
 
 @pytest.fixture
 def alices_job(make_job, workflow):
-    return make_job(workflow, cron.cron_spec(expression="0 9 * * *"), job_id="daily-video-generation")
+    return make_job(workflow, schedules.cron_spec(expression="0 9 * * *"), job_id="daily-video-generation")
 
 
 def assert_detail(response, *statuses: int) -> str:

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from cronjobs import services
+from cronjobs import schedules, services
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +54,9 @@ def test_it_refuses_a_missing_or_wrong_token(client, metrics_token, header):
 
 
 def test_it_counts_jobs_by_state_and_schedule_type(client, metrics_token, workflow, make_job, alice):
-    make_job(workflow, services.cron_spec(expression="0 9 * * *"), "a")
-    make_job(workflow, services.cron_spec(expression="0 10 * * *"), "b")
-    make_job(workflow, services.interval_spec(minutes=5), "c")
+    make_job(workflow, schedules.cron_spec(expression="0 9 * * *"), "a")
+    make_job(workflow, schedules.cron_spec(expression="0 10 * * *"), "b")
+    make_job(workflow, schedules.interval_spec(minutes=5), "c")
     services.job_pause(user=alice, job_id="b")
 
     samples = scrape(client)
@@ -70,7 +70,7 @@ def test_it_counts_jobs_by_state_and_schedule_type(client, metrics_token, workfl
 @pytest.fixture
 def runs(workflow, make_job):
     """Runs of the last hour with known lags and durations, one old run, and webhook step records."""
-    job = make_job(workflow, services.interval_spec(minutes=1), "busy")
+    job = make_job(workflow, schedules.interval_spec(minutes=1), "busy")
     now = timezone.now()
 
     def run(*, status, trigger=Run.Trigger.SCHEDULE, lag=None, took=None, age=timedelta(minutes=10), **fields):

@@ -7,6 +7,8 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
+from workflows.steps import python as callables
+
 QUEUE = "celery"  # Celery's default queue; workflows.tasks.execute_run is not routed elsewhere
 
 
@@ -32,8 +34,6 @@ def published_tasks(connection) -> list[tuple[str, list]]:
 @pytest.fixture
 def register_callable():
     """Register a callable for one test, the way operators add theirs, and remove it afterwards."""
-    from workflows import callables
-
     added = []
 
     def register(name: str, fn):

@@ -4,7 +4,7 @@ import uuid
 
 from tests.conftest import RUN_FIELDS
 from workflows.models import Run
-from workflows.services import run_enqueue
+from workflows.runs import run_enqueue
 
 
 def queued_run(workflow, *, input_text: str = "tech news") -> Run:

@@ -7,7 +7,7 @@ arriving, not by a connection that would have failed anyway.
 import pytest
 
 from tests.webhooks import Reply
-from workflows.http import checked_addresses
+from vingine.outbound import checked_addresses
 from workflows.models import Workflow
 from workflows.runner import DynamicWorkflowRunner
 

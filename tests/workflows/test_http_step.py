@@ -3,9 +3,9 @@
 import pytest
 
 from tests.webhooks import Reply
-from workflows.http import MAX_RESPONSE_BYTES
 from workflows.models import Workflow
 from workflows.runner import DynamicWorkflowRunner
+from workflows.steps.http import MAX_RESPONSE_BYTES
 
 pytestmark = pytest.mark.usefixtures("allow_local")
 

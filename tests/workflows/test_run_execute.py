@@ -1,11 +1,11 @@
-"""workflows.services.run_execute: claims a queued run, runs it once, records the outcome."""
+"""workflows.runs.run_execute: claims a queued run, runs it once, records the outcome."""
 
 import uuid
 
 from django.utils import timezone
 
 from workflows.models import Run
-from workflows.services import run_enqueue, run_execute
+from workflows.runs import run_enqueue, run_execute
 from workflows.tasks import execute_run
 
 

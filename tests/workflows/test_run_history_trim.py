@@ -5,16 +5,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from cronjobs import schedules
 from cronjobs import services as cron
+from workflows import maintenance
+from workflows.maintenance import runs_trim_history
 from workflows.models import Run
-from workflows.services import runs_trim_history
 from workflows.tasks import trim_run_history
 
 
 @pytest.fixture
 def hourly(make_job, workflow):
     def make(job_id: str):
-        return make_job(workflow, cron.interval_spec(hours=1), job_id=job_id)
+        return make_job(workflow, schedules.interval_spec(hours=1), job_id=job_id)
 
     return make
 
@@ -75,9 +77,7 @@ def test_runs_started_from_a_workflow_are_kept_per_workflow(settings, workflow, 
 
 
 def test_it_walks_every_job_in_batches(settings, workflow, hourly, monkeypatch):
-    from workflows import services
-
-    monkeypatch.setattr(services, "TRIM_BATCH", 2)  # five jobs: three batches
+    monkeypatch.setattr(maintenance, "TRIM_BATCH", 2)  # five jobs: three batches
     settings.RUN_HISTORY_LIMIT = 1
     jobs = [hourly(f"job-{n}") for n in range(5)]
     newest = [add_runs(workflow, 3, job=job)[-1] for job in jobs]

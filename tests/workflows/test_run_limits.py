@@ -5,11 +5,11 @@ import time
 import pytest
 
 from tests.webhooks import Reply
-from workflows import runner
-from workflows.errors import StepMayRetry
+from workflows import runner, serializers
 from workflows.models import Run, Workflow
 from workflows.runner import MAX_RUN_OUTPUT_BYTES, DynamicWorkflowRunner
-from workflows.services import run_enqueue, run_execute
+from workflows.runs import run_enqueue, run_execute
+from workflows.steps.base import StepMayRetry
 
 
 def queued_run(make_workflow, alice, steps) -> Run:
@@ -105,7 +105,7 @@ def test_an_output_too_large_to_keep_is_cut_and_the_run_says_so(make_workflow, a
     assert run.output_truncated is True
     assert run.output == '"' + "y" * (MAX_RUN_OUTPUT_BYTES - 1)  # the start of its JSON, as text
     assert run.steps[0]["output_truncated"] is True
-    assert run.to_dict()["output_truncated"] is True
+    assert serializers.Run(run).data["output_truncated"] is True
 
 
 def test_the_step_log_shares_one_output_budget(register_callable):
@@ -130,4 +130,4 @@ def test_a_small_run_is_not_marked_truncated(workflow):
 
     run.refresh_from_db()
     assert run.output_truncated is False
-    assert run.to_dict()["output_truncated"] is False
+    assert serializers.Run(run).data["output_truncated"] is False

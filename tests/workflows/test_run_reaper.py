@@ -7,8 +7,9 @@ from billiard.exceptions import TimeLimitExceeded
 from django.utils import timezone
 
 from vingine import heartbeat
+from workflows.maintenance import runs_reap_lost
 from workflows.models import Run
-from workflows.services import run_execute, runs_reap_lost
+from workflows.runs import run_execute
 from workflows.tasks import _run_ended_by_its_process, execute_run, reap_lost_runs
 
 

@@ -574,7 +574,7 @@ export interface components {
             workflow_id: string;
             /** @default  */
             name?: string;
-            /** @description Steps in order, e.g. {"type": "template", "template": "Video about {{input}}"} or {"type": "python", "callable": "echo"}; checked by workflows.runner.validate_steps. */
+            /** @description Steps in order, e.g. {"type": "template", "template": "Video about {{input}}"} or {"type": "python", "callable": "echo"}; checked by workflows.steps.validate_steps. */
             steps: {
                 type: string;
             }[];

@@ -1,4 +1,4 @@
-"""The registry of Python callables a ``python`` step may name.
+"""The ``python`` step: ``{"type": "python", "callable": "echo"}`` calls a registered callable.
 
 Users pick a callable by name; only functions registered here in code can ever run, so a workflow
 definition can never smuggle in arbitrary code. Operators add their own with ``@register``.
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import StepFailed
+from .base import StepContext, StepFailed
 
 MAX_SLEEP_SECONDS = 300
 
@@ -33,6 +33,24 @@ def register(name: str, *, validate: Callable[[dict], str | None] | None = None)
         return fn
 
     return decorator
+
+
+def validate(step: dict) -> str | None:
+    name = step.get("callable")
+    if not isinstance(name, str):
+        return "'callable' must be a string"
+    registered = REGISTRY.get(name)
+    if registered is None:
+        known = ", ".join(sorted(REGISTRY))
+        return f"unknown callable {name!r} (registered: {known})"
+    return registered.validate(step)
+
+
+def run(step: dict, previous: Any, input_text: str, context: StepContext) -> Any:
+    return REGISTRY[step["callable"]].fn(previous=previous, input=input_text, step=step)
+
+
+# --- the callables every installation has, for smoke tests ----------------------------------------
 
 
 @register("echo")

@@ -1,36 +1,25 @@
 """The ``http`` step: calls a webhook, typically a route of the user's own Next.js app.
 
-Users choose the URL, and the request leaves from inside our network, so where it may go is
-checked where the connection is made: the host name is resolved once, every address it resolves
-to must be public, and the socket connects to the very address that was checked (a DNS answer
-that changes between the check and the connect cannot redirect it). TLS still verifies the
-certificate against the host name. Redirects are followed here, one hop at a time, so each hop
-goes through the same check. Hosts listed in ``WORKFLOW_HTTP_ALLOWED_HOSTS`` skip the address
-check: that is how an operator lets runs reach an internal service.
+Every connection goes through ``vingine.outbound`` (the destination check, pinned to the checked
+address). Redirects are followed here, one hop at a time, so each hop goes through the same check,
+and credentials meant for one origin are not handed to another.
 """
 
-import functools
 import ipaddress
 import json
-import socket
-import ssl
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpcore
 import httpx
-from django.conf import settings
 
+from vingine import outbound
 from vingine.env import HOSTNAME
 
-from .errors import StepFailed, StepMayRetry
-from .redaction import REDACTED, is_secret, redact_url
-from .templates import placeholder_problem, substitute
-
-if TYPE_CHECKING:
-    from .runner import StepContext
+from ..redaction import REDACTED, is_secret, redact_url
+from .base import StepContext, StepFailed, StepMayRetry
+from .placeholders import placeholder_problem, substitute
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_METHOD = "POST"
@@ -47,14 +36,6 @@ MAX_ERROR_BODY = 300  # characters of a failed response quoted in the step's err
 HEADER_NAME = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Set by the HTTP client from the request itself; a step setting them would break the request.
 CLIENT_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
-
-
-class DestinationRefused(StepFailed):
-    """The URL leads somewhere a run may not go; retrying cannot help."""
-
-
 # --- validation ------------------------------------------------------------------------------
 
 
@@ -144,88 +125,6 @@ def _body_problem(body: Any) -> str | None:
     return None
 
 
-# --- where a request may go ------------------------------------------------------------------
-
-
-def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why a run may not connect to ``ip``, or None for a public address."""
-    if ip in METADATA:
-        return "cloud metadata"
-    if ip.version == 6:
-        # An IPv4 address carried inside an IPv6 one reaches that IPv4 address.
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is None and ip in NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
-            return _refusal(embedded)
-    for check, kind in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_private", "private"),
-        ("is_reserved", "reserved"),
-    ):
-        if getattr(ip, check):
-            return kind
-    return None if ip.is_global else "non-public"
-
-
-def _allowed(host: str, port: int) -> bool:
-    name = f"[{host}]" if ":" in host else host.lower().rstrip(".")
-    allowed = settings.WORKFLOW_HTTP_ALLOWED_HOSTS
-    return name in allowed or f"{name}:{port}" in allowed
-
-
-def checked_addresses(host: str, port: int) -> list[str]:
-    """The addresses to connect to for ``host``; DestinationRefused if any of them is not public."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise httpcore.ConnectError(f"could not resolve {host}: {exc.strerror}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    for address in addresses:
-        # Refused if any answer is private: a name that mixes public and private answers is a trap.
-        kind = _refusal(ipaddress.ip_address(address.split("%")[0]))
-        if kind:
-            where = f"{host} is" if host == address else f"{host} resolves to {address},"
-            raise DestinationRefused(
-                f"{where} a {kind} address, which workflows may not reach"
-                " (an operator can allow the host in WORKFLOW_HTTP_ALLOWED_HOSTS)"
-            )
-    return addresses
-
-
-class _CheckedBackend(httpcore.SyncBackend):
-    """Connects only to checked addresses; httpcore calls this for every new connection."""
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        if _allowed(host, port):
-            return super().connect_tcp(host, port, timeout, local_address, socket_options)
-        failure = None
-        for address in checked_addresses(host, port):
-            try:
-                # The address, not the name: no second DNS answer can swap in another host.
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                failure = exc
-        raise failure
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes a while; one context serves every request (it is thread-safe).
-    return httpx.create_ssl_context(trust_env=False)
-
-
-class CheckedTransport(httpx.HTTPTransport):
-    def __init__(self) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False)
-        # httpx has no parameter for httpcore's network backend: its pool is replaced by one with
-        # ours (the server name for TLS still comes from the URL, so certificates are checked).
-        self._pool = httpcore.ConnectionPool(ssl_context=_ssl_context(), network_backend=_CheckedBackend())
-
-
 # --- running ---------------------------------------------------------------------------------
 
 
@@ -279,7 +178,7 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> dict:
+def run(step: dict, previous: Any, input_text: str, context: StepContext) -> dict:
     """Send the request; the output is ``{"status_code", "body"}`` (plus ``body_truncated``)."""
     # The step's timeout, or less when the run's time limit comes first.
     timeout = min(step.get("timeout", DEFAULT_TIMEOUT), context.time_left())
@@ -296,7 +195,7 @@ def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> d
             raise StepFailed(f"the request body would be {len(content)} bytes; at most {MAX_REQUEST_BYTES}")
         headers.setdefault("Content-Type", "application/json")
     method = step.get("method", DEFAULT_METHOD).upper()
-    with httpx.Client(transport=CheckedTransport(), trust_env=False, follow_redirects=False) as client:
+    with outbound.client() as client:
         request = client.build_request(method, step["url"], headers=headers, content=content)
         context.attempt["url"] = shown_url = redact_url(str(request.url))
         for _hop in range(MAX_REDIRECTS + 1):
@@ -310,6 +209,8 @@ def run(step: dict, previous: Any, input_text: str, context: "StepContext") -> d
                         break
                 finally:
                     response.close()
+            except outbound.DestinationRefused as exc:
+                raise StepFailed(str(exc)) from None
             except httpx.TimeoutException:
                 raise StepMayRetry(f"no response within {timeout:.3g} s from {shown_url}") from None
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:

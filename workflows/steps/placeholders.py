@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from .errors import StepFailed
+from .base import StepFailed
 
 MAX_OUTPUT_CHARACTERS = 256 * 1024
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

@@ -1,0 +1,118 @@
+"""The only module that uses private parts of celery and kombu (the Redis transport).
+
+Written for celery and kombu 5.7 (``WRITTEN_FOR``); tests/vingine/test_fenced_internals.py fails
+when an installed version leaves that range, so this module is re-read before an upgrade lands.
+What is used, and why:
+
+- ``kombu.transport.redis.Channel._connparams`` is wrapped (``patch_redis_channel``) so a worker
+  survives Redis going away while it acknowledges a message.
+- ``build_messages`` uses celery's ``amqp.create_task_message`` and kombu's ``prepare_message`` /
+  ``basic_publish`` with a recording ``_publish_batch``: the Redis commands of many messages are
+  built ahead of time, then sent in one pipeline (``send``).
+- ``waiting_task_ids`` reads the queue's Redis lists (``_q_for_pri``, ``priority_steps``).
+
+Tasks are named by string: nothing here imports a tasks module.
+"""
+
+import re
+
+import kombu.transport.redis
+import redis
+from celery import Celery
+from kombu.serialization import dumps
+
+WRITTEN_FOR = {"celery": ("5.7.0", "5.8"), "kombu": ("5.7.0", "5.8")}  # [lowest, below) versions
+
+SEND_BATCH = 500  # messages per Redis round trip
+
+
+_redis_connparams = kombu.transport.redis.Channel._connparams
+
+
+def _connparams_of_a_live_connection(self, asynchronous=False):
+    """kombu's Redis Channel._connparams, refusing with a connection error once the connection is gone.
+
+    When Redis goes away under a busy worker, celery (5.7.0) tears down the broken connection's
+    transport, yet the channel is still used afterwards: to acknowledge a run that has just ended,
+    or to hand unacknowledged messages back when the channel is closed. Opening a Redis client then
+    fails on the missing transport with AttributeError ('NoneType' object has no attribute
+    'hostname'), which celery does not take for a connection error: the worker exits
+    ("Unrecoverable error"; seen under `make chaos` on Redis restarts). As a connection error it is
+    logged and celery reconnects. A message left unacknowledged this way is handed out again later
+    and finds its run already done.
+    """
+    transport = self.connection
+    if transport is None or transport.client is None:
+        raise redis.exceptions.ConnectionError("the connection to the broker was closed")
+    return _redis_connparams(self, asynchronous=asynchronous)
+
+
+def patch_redis_channel() -> None:
+    kombu.transport.redis.Channel._connparams = _connparams_of_a_live_connection
+
+
+class _Recorder:
+    """Stands in for kombu's Redis publish batch: keeps the Redis commands each message would be
+    sent with (``lpush`` of the serialized message onto its queue) instead of sending them."""
+
+    def __init__(self):
+        self.commands: list[tuple[str, tuple]] = []
+
+    def add(self, name: str, *args) -> None:
+        self.commands.append((name, args))
+
+
+def queue_name(app: Celery, task_name: str) -> str:
+    return app.amqp.router.route({}, task_name, (), {})["queue"].name
+
+
+def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> list[tuple[str, tuple]]:
+    """The Redis commands that send ``task_name(task_id)`` once per id, with the id as the task id.
+
+    Each is the message ``send_task`` would send, built by celery's amqp layer and routed by
+    kombu's Redis channel exactly as a publish does (the direct exchange turned into the queue
+    name, as celery does), without what makes a call cost ~0.5 ms: a repr of the arguments, a
+    settings lookup and a queue declaration check per call. No time limits are in the messages:
+    the worker's own (the task's declared limits) apply.
+    """
+    if not task_ids:
+        return []
+    amqp = app.amqp
+    queue = queue_name(app, task_name)
+    recorder = _Recorder()
+    with app.pool.acquire(block=True) as connection:
+        channel = connection.default_channel
+        for task_id in task_ids:
+            headers, properties, body, _ = amqp.create_task_message(
+                task_id, task_name, (task_id,), {}, argsrepr=f"('{task_id}',)", kwargsrepr="{}"
+            )
+            content_type, content_encoding, data = dumps(body, serializer=app.conf.task_serializer)
+            message = channel.prepare_message(data, 0, content_type, content_encoding, headers, properties)
+            channel.basic_publish(message, exchange="", routing_key=queue, _publish_batch=recorder)
+    return recorder.commands
+
+
+def send(app: Celery, commands: list[tuple[str, tuple]]) -> None:
+    """Send commands built by ``build_messages``: one Redis round trip per SEND_BATCH messages."""
+    if not commands:
+        return
+    with app.pool.acquire(block=True) as connection:
+        with connection.default_channel.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(commands), SEND_BATCH):
+                for name, args in commands[start : start + SEND_BATCH]:
+                    getattr(pipe, name)(*args)
+                pipe.execute()
+
+
+# A message carries its task id in plain JSON headers (the body is base64).
+MESSAGE_ID = re.compile(rb'"id": "([0-9a-f-]{36})"')
+
+
+def waiting_task_ids(app: Celery, task_name: str) -> set[str]:
+    """The ids of the messages waiting in ``task_name``'s queue, not yet taken by any worker."""
+    queue = queue_name(app, task_name)
+    with app.pool.acquire(block=True) as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as client:
+            lists = [client.lrange(channel._q_for_pri(queue, pri), 0, -1) for pri in channel.priority_steps]
+    return {found.decode() for messages in lists for message in messages for found in MESSAGE_ID.findall(message)}
