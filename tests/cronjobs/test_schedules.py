@@ -234,6 +234,15 @@ def test_it_does_not_skip_a_run_in_the_hour_skipped_by_daylight_saving(make_cron
     assert next_run == cron_next("0 2 * * *", "America/New_York", now).astimezone(UTC) == utc(2025, 3, 9, 7, 0)
 
 
+def test_it_runs_a_fixed_time_skipped_by_a_change_off_the_hour_when_the_clocks_jump(make_cron_job):
+    # Chatham's clocks jump from 02:45 to 03:45 on 2025-09-28 (UTC+12:45 to +13:45): 03:00 does not
+    # exist that day, and the run happens at 03:45, the first real minute after it (14:00 UTC).
+    job = make_cron_job("0 3 * * *", "Pacific/Chatham")
+    now = utc(2025, 9, 27, 12, 0)  # 00:45 in Chatham
+
+    assert job.next_fire_after(now).astimezone(UTC) == utc(2025, 9, 27, 14, 0)
+
+
 def test_it_does_not_skip_a_half_hour_run_in_the_skipped_hour(make_cron_job):
     # Paris has no 02:00-03:00 on 2025-03-30; the 02:30 run still happens that day, after the jump.
     job = make_cron_job("30 2 * * *", "Europe/Paris")
