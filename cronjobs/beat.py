@@ -62,7 +62,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from vingine import heartbeat
-from workflows.dispatch import messages_send, resend_stale, runs_mark_published, runs_messages, sweep_unpublished
+from workflows.dispatch import Messages, resend_stale, runs_dispatch, runs_messages, runs_release, sweep_unpublished
 
 from .claims import CLAIM_BATCH, CLAIM_POLL, LOOKAHEAD, claim_due_jobs, next_due
 
@@ -79,7 +79,7 @@ class JobScheduler(Scheduler):
         self._last_sweep = 0.0
         self._redis = None
         # Runs claimed ahead, waiting for their slot: a heap of (slot, sequence, run ids, messages).
-        self._prepared: list[tuple[datetime, int, list[uuid.UUID], list]] = []
+        self._prepared: list[tuple[datetime, int, list[uuid.UUID], Messages]] = []
         self._sequence = 0
         super().__init__(*args, **kwargs)
 
@@ -130,6 +130,7 @@ class JobScheduler(Scheduler):
     def _sweep(self) -> None:
         try:
             sweep_unpublished(timezone.now())
+            runs_release()  # held runs whose owner has room again (normally their worker does it)
             resend_stale(timezone.now())
         except DatabaseError:
             raise
@@ -165,25 +166,21 @@ class JobScheduler(Scheduler):
             heapq.heappush(self._prepared, (slot, self._sequence, run_ids, messages))
 
     def _send_prepared(self) -> None:
-        """Send every prepared run whose slot has come, in one pipeline, then stamp them published."""
-        run_ids, messages = [], []
+        """Hand over every prepared run whose slot has come, as far as their owners' limits allow
+        (runs_dispatch holds the others), in one transaction and one pipeline."""
+        run_ids, messages = [], {}
         while self._prepared and self._prepared[0][0] <= timezone.now():
-            _, _, ids, commands = heapq.heappop(self._prepared)
+            _, _, ids, built = heapq.heappop(self._prepared)
             run_ids += ids
-            messages += commands
+            messages.update(built)
         if not run_ids:
             return
         try:
-            self._send(run_ids, messages)
+            self._dispatch(run_ids, messages)
         except Exception as exc:
-            # The runs are committed: the sweeper publishes them once the broker answers again.
-            logger.error("could not publish %d runs, the sweeper will retry: %r", len(run_ids), exc)
-            return
-        try:
-            runs_mark_published(run_ids)
-        except DatabaseError as exc:
-            # Sent but not stamped: the sweeper may send them again, and execute_run runs each once.
-            logger.error("could not mark %d runs published: %r", len(run_ids), exc)
+            # The runs are committed: the sweeper hands them over once the broker (or the
+            # database) answers again.
+            logger.error("could not hand over %d runs, the sweeper will retry: %r", len(run_ids), exc)
 
-    def _send(self, run_ids: list[uuid.UUID], messages: list) -> None:
-        messages_send(messages)
+    def _dispatch(self, run_ids: list[uuid.UUID], messages: Messages) -> None:
+        runs_dispatch(run_ids, prepared=messages)

@@ -45,6 +45,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vingine.settings")
 os.environ.setdefault("CRON_MIN_INTERVAL_SECONDS", "1")
 os.environ.setdefault("CRON_MAX_JOBS_PER_USER", "10000000")
+# Every job is one user's and no worker runs here: no concurrency limit may hold the runs back.
+os.environ.setdefault("RUN_MAX_CONCURRENT_PER_USER", "10000000")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import django  # noqa: E402
@@ -186,8 +188,8 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
     if scheduler_path == OURS:
 
         class Measured(base):
-            def _send(self, run_ids, messages):
-                super()._send(run_ids, messages)
+            def _dispatch(self, run_ids, messages):
+                super()._dispatch(run_ids, messages)
                 at = time.time()
                 published.extend((at, str(run_id)) for run_id in run_ids)
 

@@ -66,8 +66,8 @@ def queue_name(app: Celery, task_name: str) -> str:
     return app.amqp.router.route({}, task_name, (), {})["queue"].name
 
 
-def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> list[tuple[str, tuple]]:
-    """The Redis commands that send ``task_name(task_id)`` once per id, with the id as the task id.
+def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> dict[str, list[tuple[str, tuple]]]:
+    """For each id, the Redis commands that send ``task_name(task_id)`` with the id as the task id.
 
     Each is the message ``send_task`` would send, built by celery's amqp layer and routed by
     kombu's Redis channel exactly as a publish does (the direct exchange turned into the queue
@@ -76,10 +76,10 @@ def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> list[tup
     the worker's own (the task's declared limits) apply.
     """
     if not task_ids:
-        return []
+        return {}
     amqp = app.amqp
     queue = queue_name(app, task_name)
-    recorder = _Recorder()
+    messages = {}
     with app.pool.acquire(block=True) as connection:
         channel = connection.default_channel
         for task_id in task_ids:
@@ -88,12 +88,14 @@ def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> list[tup
             )
             content_type, content_encoding, data = dumps(body, serializer=app.conf.task_serializer)
             message = channel.prepare_message(data, 0, content_type, content_encoding, headers, properties)
+            recorder = _Recorder()
             channel.basic_publish(message, exchange="", routing_key=queue, _publish_batch=recorder)
-    return recorder.commands
+            messages[task_id] = recorder.commands
+    return messages
 
 
 def send(app: Celery, commands: list[tuple[str, tuple]]) -> None:
-    """Send commands built by ``build_messages``: one Redis round trip per SEND_BATCH messages."""
+    """Send commands built by ``build_messages``: one Redis round trip per SEND_BATCH commands."""
     if not commands:
         return
     with app.pool.acquire(block=True) as connection:

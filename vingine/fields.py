@@ -2,7 +2,9 @@
 
 from rest_framework import serializers
 
-from workflows.models import ID_PATTERN
+# Job and workflow ids. "." and ".." are refused: URLs collapse them, so such an id could never be
+# reached again.
+ID_PATTERN = r"^(?!\.{1,2}\Z)[A-Za-z0-9._:-]{1,200}\Z"
 
 
 class StrictCharField(serializers.CharField):

@@ -160,6 +160,11 @@ CRON_MAX_INPUT_BYTES = 64 * 1024
 RUNS_PAGE_MAX = 500  # most runs one GET /api/cron/jobs/{id}/runs returns
 # Newest runs kept per job (and per workflow, for runs started from the workflow itself).
 RUN_HISTORY_LIMIT = env_int("RUN_HISTORY_LIMIT", 100, minimum=1)
+# At most this many of one user's runs are handed to workers (queued for a worker or running) at
+# once; the rest wait, queued, and are handed over as those end. Operators set a user's own limit
+# in the admin (Run limits). The default leaves three quarters of `make run`'s 200 run slots (two
+# worker processes of 100) to everyone else.
+RUN_MAX_CONCURRENT_PER_USER = env_int("RUN_MAX_CONCURRENT_PER_USER", 50, minimum=1)
 
 # --- Workflow runs ---------------------------------------------------------------------------
 

@@ -17,14 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
-from django.db.models import Field, Lookup
+from django.db.models import Field, ForeignObject, Lookup
 
 
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-@Field.register_lookup
 class AnyOf(Lookup):
     """``field__any=[...]``: the field equals one of the values, sent as one array parameter."""
 
@@ -48,6 +47,11 @@ class AnyOf(Lookup):
 
     def rhs_params_list(self, connection) -> list:
         return [self.lhs.output_field.get_db_prep_value(v, connection) for v in self.rhs]
+
+
+# Foreign keys have lookups of their own (owner_id__any): registered on both.
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)
 
 
 def _column_type(field: models.Field) -> str:
@@ -125,6 +129,18 @@ def update_rows(model: type[models.Model], pks: Sequence[Any], columns: dict[str
         cursor.execute(sql, params)
 
 
+def pooled() -> bool:
+    """Whether connections come from a pool (DATABASE_POOL_SIZE, in gevent workers)."""
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
+
+
+def release_connection() -> None:
+    """Give the connection back to its pool while the caller waits on something else (the network);
+    without a pool, keep it for the next statement."""
+    if pooled() and not connection.in_atomic_block:
+        connection.close()
+
+
 def lock_for_transaction(key: str) -> None:
     """Serialise writers of ``key`` (say, one job id) until the current transaction ends, whether
     or not a row for it exists yet.
@@ -136,6 +152,17 @@ def lock_for_transaction(key: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
     # SQLite serialises write transactions already (transaction_mode IMMEDIATE).
+
+
+def lock_keys_for_transaction(keys: Sequence[str]) -> None:
+    """``lock_for_transaction`` for several keys, taken in one order by every caller (no deadlock)."""
+    if is_postgresql() and keys:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM"
+                " (SELECT DISTINCT hashtextextended(unnest(%s::text[]), 0) AS k ORDER BY k) AS keys",
+                [list(keys)],
+            )
 
 
 def count_json_array_items(

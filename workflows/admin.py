@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 
 from cronjobs.models import CronJob
 
-from .models import Run, Workflow
+from .dispatch import in_flight, max_concurrent
+from .models import Run, RunLimit, Workflow
 from .redaction import redact_steps, restore_redacted
 from .steps import validate_steps
 
@@ -97,18 +98,53 @@ class RunJobFilter(admin.SimpleListFilter):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ("id", "job", "workflow", "owner", "trigger", "status", "scheduled_for", "started_at", "finished_at")
-    list_filter = ("status", "trigger", RunJobFilter)
+    list_display = (
+        "id",
+        "job",
+        "workflow",
+        "owner",
+        "trigger",
+        "status",
+        "wait_reason",
+        "scheduled_for",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status", "wait_reason", "trigger", RunJobFilter)
     search_fields = ("id", "job__job_id", "workflow__workflow_id", "owner__username")
     list_select_related = ("job", "workflow", "owner")
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        return [*(field.name for field in self.model._meta.fields), "waiting"]
+
+    @admin.display(description="waiting")
+    def waiting(self, run: Run) -> str:
+        """Why a queued run has not started, with the numbers behind it."""
+        if run.status != Run.Status.QUEUED:
+            return "-"
+        if run.wait_reason != Run.WaitReason.CONCURRENCY_LIMIT:
+            return "On its way to a worker" if run.published_at else "Being handed to a worker"
+        limit = max_concurrent([run.owner_id])[run.owner_id]
+        used = in_flight([run.owner_id])[run.owner_id]
+        return (
+            f"Held back: {used} of {run.owner}'s runs are queued for a worker or running, and their limit is "
+            f"{limit} at once (a run limit, or RUN_MAX_CONCURRENT_PER_USER). It starts as one of them ends."
+        )
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RunLimit)
+class RunLimitAdmin(admin.ModelAdmin):
+    """Per-user overrides of RUN_MAX_CONCURRENT_PER_USER."""
+
+    list_display = ("owner", "max_concurrent_runs")
+    search_fields = ("owner__username",)
+    autocomplete_fields = ("owner",)
+    list_select_related = ("owner",)

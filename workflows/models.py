@@ -1,10 +1,8 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
-
-# "." and ".." are refused: URLs collapse them, so such an id could never be reached again.
-ID_PATTERN = r"^(?!\.{1,2}\Z)[A-Za-z0-9._:-]{1,200}\Z"
 
 
 class Workflow(models.Model):
@@ -38,6 +36,11 @@ class Run(models.Model):
         FAILED = "failed"
         SKIPPED = "skipped"
 
+    class WaitReason(models.TextChoices):
+        # queued and held back: as many of its owner's runs as their concurrency limit allows are
+        # queued for a worker or running; it is handed to a worker as one of them ends.
+        CONCURRENCY_LIMIT = "concurrency_limit"
+
     class Reason(models.TextChoices):
         MISSED = "missed"  # skipped: the slot passed while beat could not fire it
         OVERLAP = "overlap"  # skipped: the previous run of the job was still running
@@ -65,10 +68,13 @@ class Run(models.Model):
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     # Whether ``output`` or a step's output was cut to the size a run may keep.
     output_truncated = models.BooleanField(default=False)
-    # When the run's execute_run message was handed to the broker. A queued run committed without
-    # it (the publisher died or the broker was down right after the commit) is published again by
-    # the scheduler's sweeper; execute_run claims the row first, so a second message is harmless.
+    # When the run was handed to the workers (its execute_run message sent); from then on it counts
+    # against its owner's concurrency limit. A queued run committed without it (the publisher died
+    # or the broker was down right after the commit) is sent by the sweeper; execute_run claims the
+    # row first, so a second message is harmless.
     published_at = models.DateTimeField(null=True, blank=True)
+    # Why a queued run has not been handed to the workers yet (blank: it is on its way).
+    wait_reason = models.CharField(max_length=32, choices=WaitReason.choices, blank=True)
     # The worker that took the run (vingine.heartbeat.worker_id): when it stops sending heartbeats
     # while the run is still running, the reaper fails the run as lost.
     worker = models.CharField(max_length=255, blank=True)
@@ -85,6 +91,18 @@ class Run(models.Model):
                 condition=models.Q(status="queued", published_at__isnull=True),
                 name="run_unpublished",
             ),
+            # A user's runs held back by their concurrency limit, oldest first (dispatch.runs_release).
+            models.Index(
+                fields=["owner", "created_at"],
+                condition=models.Q(status="queued", published_at__isnull=True, wait_reason="concurrency_limit"),
+                name="run_held",
+            ),
+            # A user's runs that count against their concurrency limit (dispatch.in_flight).
+            models.Index(
+                fields=["owner"],
+                condition=models.Q(status="running") | models.Q(status="queued", published_at__isnull=False),
+                name="run_in_flight",
+            ),
         ]
         constraints = [
             # A scheduled slot runs at most once, however many times it is fired.
@@ -95,3 +113,19 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id} run {self.id}"
+
+
+class RunLimit(models.Model):
+    """An operator's override of RUN_MAX_CONCURRENT_PER_USER for one user."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="run_limit")
+    max_concurrent_runs = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)],
+        help_text="At most this many of the user's runs are handed to workers at once; the rest wait, queued.",
+    )
+
+    class Meta:
+        verbose_name = "run limit"
+
+    def __str__(self) -> str:
+        return f"{self.owner}: {self.max_concurrent_runs} at once"

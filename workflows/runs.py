@@ -4,7 +4,6 @@ Handing the run to a worker is ``dispatch``'s; failing runs whose worker died an
 history is ``maintenance``'s.
 """
 
-import json
 import logging
 import time
 import uuid
@@ -16,14 +15,14 @@ from django import db
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from vingine import heartbeat
+from vingine.sql import release_connection
 
-from . import dispatch
+from . import dispatch, run_sql
 from .models import Run, Workflow
-from .runner import TIMED_OUT, DynamicWorkflowRunner
+from .runner import TIMED_OUT, DynamicWorkflowRunner, RunResult
 
 if TYPE_CHECKING:  # cronjobs.models imports workflows.models, never this module
     from cronjobs.models import CronJob
@@ -56,66 +55,63 @@ def run_enqueue(
     return run
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def run_headers(run: Run) -> dict[str, str]:
+def run_headers(run_id: uuid.UUID | str, trigger: str, job_id: str | None, scheduled_for: datetime | None) -> dict:
     """The headers every http step of the run sends: the run id (also as Idempotency-Key, the name
     receivers commonly deduplicate on), the job and the slot it fires for."""
-    headers = {"Idempotency-Key": str(run.id), "X-Vingine-Run-Id": str(run.id), "X-Vingine-Trigger": run.trigger}
-    if run.job_id is not None:
-        headers["X-Vingine-Job-Id"] = run.job.job_id
-    if run.scheduled_for is not None:
-        headers["X-Vingine-Scheduled-For"] = run.scheduled_for.astimezone(UTC).isoformat()
+    headers = {"Idempotency-Key": str(run_id), "X-Vingine-Run-Id": str(run_id), "X-Vingine-Trigger": trigger}
+    if job_id is not None:
+        headers["X-Vingine-Job-Id"] = job_id
+    if scheduled_for is not None:
+        headers["X-Vingine-Scheduled-For"] = scheduled_for.astimezone(UTC).isoformat()
     return headers
 
 
-def run_execute(*, run_id: uuid.UUID | str) -> Run | None:
-    """Run a queued run. Safe to call twice: only the caller that claims the row runs it."""
+def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
+    """Run a queued run; return what it did, or None if it was not ours to run. Safe to call twice:
+    only the caller that claims the row runs it.
+
+    Two statements on the database per run, the least a run can take: the claim, which also reads
+    what the run needs, and the result, which also says whether the owner has runs held back by
+    their concurrency limit (then one of them is handed over now, in this run's place).
+    """
     started_at, worker = timezone.now(), heartbeat.worker_id or ""
-    # Ours if still queued, or if an earlier try of this very claim was committed although the
-    # database went away before saying so (the same start time and worker).
-    ours = Q(status=Run.Status.QUEUED) | Q(status=Run.Status.RUNNING, started_at=started_at, worker=worker)
-    claimed = _retrying_database_errors(
-        lambda: Run.objects.filter(ours, id=run_id).update(
-            status=Run.Status.RUNNING, started_at=started_at, worker=worker
-        )
-    )
-    if claimed != 1:
+    claimed = _retrying_database_errors(lambda: run_sql.claim(run_id, started_at=started_at, worker=worker))
+    if claimed is None:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
-    run = _retrying_database_errors(lambda: Run.objects.select_related("workflow", "job").get(id=run_id))
+    # Nothing to write until the run ends: the database connection goes back to its pool (when
+    # there is one) while the steps wait on the network.
+    release_connection()
     # The same limit Celery enforces on execute_run; kept here too so steps that wait (http
     # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
-    result = DynamicWorkflowRunner(run.workflow, run_headers=run_headers(run)).run(run.input_text, deadline=deadline)
-    run.status = Run.Status.SUCCEEDED if result.succeeded else Run.Status.FAILED
-    run.output = _jsonable(result.output)
-    run.output_truncated = result.output_truncated
-    run.steps = _jsonable(result.steps)
-    run.error = result.error
+    headers = run_headers(run_id, claimed.trigger, claimed.job_id, claimed.scheduled_for)
+    result = DynamicWorkflowRunner(Workflow(steps=claimed.steps), run_headers=headers).run(
+        claimed.input_text, deadline=deadline
+    )
+    finished_at = timezone.now()
     if result.succeeded:
-        run.reason = ""
+        status, reason = Run.Status.SUCCEEDED, ""
     else:
-        run.reason = Run.Reason.TIMEOUT if result.timed_out else Run.Reason.ERROR
-    run.finished_at = timezone.now()
-    # Conditional on status: a run that something else has finished meanwhile (the reaper) is
-    # not overwritten.
-    finish = Run.objects.filter(id=run.id, status=Run.Status.RUNNING)
-    _retrying_database_errors(
-        lambda: finish.update(
-            status=run.status,
-            output=run.output,
-            output_truncated=run.output_truncated,
-            steps=run.steps,
-            error=run.error,
-            reason=run.reason,
-            finished_at=run.finished_at,
+        status, reason = Run.Status.FAILED, Run.Reason.TIMEOUT if result.timed_out else Run.Reason.ERROR
+    # Conditional on status: a run that something else has finished meanwhile (the reaper) is not
+    # overwritten.
+    held = _retrying_database_errors(
+        lambda: run_sql.finish(
+            run_id,
+            status=status,
+            reason=reason,
+            error=result.error,
+            output=result.output,
+            output_truncated=result.output_truncated,
+            steps=result.steps,
+            finished_at=finished_at,
         )
     )
-    return run
+    if held:
+        _retrying_database_errors(lambda: dispatch.runs_release([claimed.owner_id]))
+    return result
 
 
 def _retrying_database_errors(write: Callable[[], Any]) -> Any:

@@ -115,6 +115,12 @@ class Run(serializers.Serializer):
     steps = StepLogField(help_text="One record per step that ran.")
     error = BlankAsNullCharField()
     reason = BlankAsNullChoiceField(choices=models.Run.Reason.values, help_text="Why a run was skipped or failed.")
+    wait_reason = BlankAsNullChoiceField(
+        choices=models.Run.WaitReason.values,
+        help_text="Why a queued run has not started yet. concurrency_limit: as many of this user's runs as "
+        "their limit allows (RUN_MAX_CONCURRENT_PER_USER, or their own) are queued for a worker or running; "
+        "it starts as one of them ends. null: it is on its way to a worker.",
+    )
 
 
 class RunOne(serializers.Serializer):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from cronjobs import schedules
 from cronjobs.claims import claim_due_jobs
 from tests.cronjobs.helpers import fire_due_jobs
-from workflows.dispatch import RESEND_AFTER, SWEEP_AFTER, resend_stale, runs_publish, sweep_unpublished
+from workflows.dispatch import RESEND_AFTER, SWEEP_AFTER, resend_stale, runs_dispatch, sweep_unpublished
 from workflows.models import Run
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,7 @@ def test_it_leaves_published_and_finished_runs(workflow, make_job, broker):
     job = make_job(workflow, schedules.interval_spec(seconds=10))
     first = job.next_fire_at
     _, [published] = fire_due_jobs(first)
-    runs_publish([published])
+    runs_dispatch([published])
     fire_due_jobs(first + timedelta(seconds=10))  # skipped (overlap), so finished and never published
     assert Run.objects.filter(status=Run.Status.SKIPPED, published_at__isnull=True).count() == 1
     broker.clear()
@@ -74,7 +74,7 @@ def test_it_leaves_a_run_claimed_ahead_until_well_after_its_slot(workflow, make_
 def test_it_sends_again_a_queued_run_whose_message_is_gone(workflow, make_job, broker):
     job = make_job(workflow, schedules.interval_spec(seconds=10))
     _, [run_id] = fire_due_jobs(job.next_fire_at)
-    runs_publish([run_id])
+    runs_dispatch([run_id])
     broker.clear()  # the broker lost it (Redis restarted), or a worker that died holds it
     sent_at = timezone.now() - RESEND_AFTER - timedelta(seconds=1)
     Run.objects.filter(id=run_id).update(published_at=sent_at)
@@ -89,7 +89,7 @@ def test_it_sends_again_a_queued_run_whose_message_is_gone(workflow, make_job, b
 def test_it_does_not_resend_runs_still_waiting_in_the_queue(workflow, make_job, broker):
     job = make_job(workflow, schedules.interval_spec(seconds=10))
     _, [waiting] = fire_due_jobs(job.next_fire_at)
-    runs_publish([waiting])  # its message waits in the queue, behind a backlog
+    runs_dispatch([waiting])  # its message waits in the queue, behind a backlog
     Run.objects.filter(id=waiting).update(published_at=timezone.now() - RESEND_AFTER * 2)
 
     assert resend_stale(timezone.now()) == 0

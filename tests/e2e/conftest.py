@@ -267,7 +267,8 @@ def start_beat(celery_env, transactional_db, tmp_path) -> Iterator[Callable[[], 
     """Starts beat for one test; it is stopped before the test's rows are truncated."""
     processes: list[CeleryProcess] = []
 
-    def start() -> CeleryProcess:
+    def start(**env: str) -> CeleryProcess:
+        """``env`` adds to or overrides the celery processes' environment."""
         # A heartbeat from an earlier test's beat would make this one look alive before it is.
         heartbeat.client().delete(heartbeat.KEY)
         directory = tmp_path / f"beat{len(processes)}"
@@ -280,7 +281,7 @@ def start_beat(celery_env, transactional_db, tmp_path) -> Iterator[Callable[[], 
                 f"--schedule={directory / 'celerybeat-schedule'}",
                 f"--pidfile={directory / 'beat.pid'}",
             ],
-            env=celery_env,
+            env={**celery_env, **env},
             log_path=directory / "beat.log",
         )
         processes.append(process)

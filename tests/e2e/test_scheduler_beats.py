@@ -27,6 +27,9 @@ from .conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
+# No worker runs here: every run handed over stays queued, so no concurrency limit may hold any back.
+UNLIMITED = {"RUN_MAX_CONCURRENT_PER_USER": "1000000"}
+
 
 @pytest.fixture
 def queue():
@@ -103,7 +106,7 @@ def assert_every_queued_run_published_once(jobs, queue) -> None:
 
 
 def test_two_beats_fire_each_slot_once(transactional_db, start_beat, alice, workflow, queue):
-    first, second = start_beat(), start_beat()
+    first, second = start_beat(**UNLIMITED), start_beat(**UNLIMITED)
     jobs = make_jobs(alice, workflow, 10)
 
     time.sleep(25)
@@ -122,7 +125,7 @@ def test_a_beat_killed_mid_batch_loses_and_repeats_no_slot(
     # Enough one-second jobs that beat is inside a claim or a publish most of the time.
     settings.CRON_MAX_JOBS_PER_USER = 200
     jobs = make_jobs(alice, workflow, 200)
-    beat = start_beat()
+    beat = start_beat(**UNLIMITED)
     wait_until(
         lambda: Run.objects.filter(job__in=jobs).count() >= 600,
         timeout=90,
@@ -133,7 +136,7 @@ def test_a_beat_killed_mid_batch_loses_and_repeats_no_slot(
     os.killpg(beat.popen.pid, signal.SIGKILL)
     beat.popen.wait()
     killed_at = time.monotonic()
-    restarted = start_beat()
+    restarted = start_beat(**UNLIMITED)
     wait_until(lambda: time.monotonic() - killed_at > 5, timeout=10, what="a few seconds", watch=(restarted,))
     # Runs the killed beat committed but had not published are the sweeper's to publish.
     stop_firing_and_drain(jobs, (restarted,))

@@ -504,6 +504,12 @@ export interface components {
              *     * `lost` - lost
              */
             reason: (components["schemas"]["ReasonEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * @description Why a queued run has not started yet. concurrency_limit: as many of this user's runs as their limit allows (RUN_MAX_CONCURRENT_PER_USER, or their own) are queued for a worker or running; it starts as one of them ends. null: it is on its way to a worker.
+             *
+             *     * `concurrency_limit` - concurrency_limit
+             */
+            wait_reason: (components["schemas"]["WaitReasonEnum"] | components["schemas"]["NullEnum"]) | null;
         };
         RunInputRequest: {
             /** @default  */
@@ -553,6 +559,11 @@ export interface components {
          * @enum {string}
          */
         TriggerEnum: "schedule" | "manual";
+        /**
+         * @description * `concurrency_limit` - concurrency_limit
+         * @enum {string}
+         */
+        WaitReasonEnum: "concurrency_limit";
         Workflow: {
             workflow_id: string;
             name: string;
