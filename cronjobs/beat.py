@@ -62,7 +62,14 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from vingine import heartbeat
-from workflows.dispatch import Messages, resend_stale, runs_dispatch, runs_messages, runs_release, sweep_unpublished
+from workflows.dispatch import (
+    Messages,
+    messages_send,
+    resend_stale,
+    runs_messages,
+    runs_release,
+    sweep_unpublished,
+)
 
 from .claims import CLAIM_BATCH, CLAIM_POLL, LOOKAHEAD, claim_due_jobs, next_due
 
@@ -166,8 +173,8 @@ class JobScheduler(Scheduler):
             heapq.heappush(self._prepared, (slot, self._sequence, run_ids, messages))
 
     def _send_prepared(self) -> None:
-        """Hand over every prepared run whose slot has come, as far as their owners' limits allow
-        (runs_dispatch holds the others), in one transaction and one pipeline."""
+        """Send every prepared run whose slot has come, in one pipeline. They were handed over when
+        they were claimed (their owners' limits had room), so nothing is left to write."""
         run_ids, messages = [], {}
         while self._prepared and self._prepared[0][0] <= timezone.now():
             _, _, ids, built = heapq.heappop(self._prepared)
@@ -176,11 +183,11 @@ class JobScheduler(Scheduler):
         if not run_ids:
             return
         try:
-            self._dispatch(run_ids, messages)
+            self._send(run_ids, messages)
         except Exception as exc:
-            # The runs are committed: the sweeper hands them over once the broker (or the
-            # database) answers again.
-            logger.error("could not hand over %d runs, the sweeper will retry: %r", len(run_ids), exc)
+            # The runs are committed and handed over: the sweeper sends them again once the broker
+            # answers (resend_stale, SWEEP_AFTER past their slot).
+            logger.error("could not send %d runs, the sweeper will retry: %r", len(run_ids), exc)
 
-    def _dispatch(self, run_ids: list[uuid.UUID], messages: Messages) -> None:
-        runs_dispatch(run_ids, prepared=messages)
+    def _send(self, run_ids: list[uuid.UUID], messages: Messages) -> None:
+        messages_send([command for run_id in run_ids for command in messages[str(run_id)]])

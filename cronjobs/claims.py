@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from vingine.sql import insert_rows, update_rows
+from workflows.dispatch import admit
 from workflows.models import Run
 
 from .models import CronJob
@@ -48,8 +49,7 @@ CLAIM_FIELDS = (
     "misfire_grace_seconds",
     "overlap",
 )
-# A run row as the claim writes it: (id, job, workflow, owner, scheduled_for, input_text, status,
-# reason, error, finished_at); every other column takes its model default.
+# A run row as the claim writes it; every other column takes its model default.
 RUN_ROW_FIELDS = (
     "id",
     "job",
@@ -61,13 +61,27 @@ RUN_ROW_FIELDS = (
     "reason",
     "error",
     "finished_at",
+    "published_at",
+    "wait_reason",
 )
+_ID, _OWNER, _SLOT, _STATUS = (RUN_ROW_FIELDS.index(name) for name in ("id", "owner", "scheduled_for", "status"))
 
 
-def _row(job: CronJob, slot: datetime, now: datetime, *, reason: str = "", error: str = "") -> tuple:
+def _row(job: CronJob, slot: datetime, now: datetime, *, reason: str = "", error: str = "") -> list:
     status, finished_at = (Run.Status.SKIPPED, now) if reason else (Run.Status.QUEUED, None)
     job_fields = (job.pk, job.workflow_id, job.owner_id)
-    return (uuid.uuid4(), *job_fields, slot, job.input_text, status, reason, error, finished_at)
+    return [uuid.uuid4(), *job_fields, slot, job.input_text, status, reason, error, finished_at, None, ""]
+
+
+def _admit(rows: list[list], now: datetime) -> None:
+    """Decide, in the claim's transaction, which runs to run are handed over at their slot (their
+    published_at is that moment) and which wait for room under their owner's concurrency limit."""
+    to_run = [row for row in rows if row[_STATUS] == Run.Status.QUEUED]
+    for row, handed_over in zip(to_run, admit([row[_OWNER] for row in to_run]), strict=True):
+        if handed_over:
+            row[RUN_ROW_FIELDS.index("published_at")] = max(row[_SLOT], now)
+        else:
+            row[RUN_ROW_FIELDS.index("wait_reason")] = Run.WaitReason.CONCURRENCY_LIMIT
 
 
 def _slot_rows(job: CronJob, slots: list[datetime], earlier_left_out: bool, now: datetime, busy: set[int]) -> list:
@@ -120,8 +134,10 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
     skip, not while a run of it is queued or running (such a job is claimed at its slot instead,
     and the policy is applied then, as without look-ahead).
 
-    Returns how many jobs were claimed and the (slot, run id) pairs to publish, each at its slot
-    (after the commit: a worker must find the row).
+    Each run to run is handed over for its slot if its owner's concurrency limit has room
+    (workflows.dispatch.admit), else recorded waiting for room (held). Returns how many jobs were
+    claimed and the (slot, run id) pairs handed over, each to send at its slot (after the commit: a
+    worker must find the row).
     """
     until = max(until or now, now)
     unfinished = Run.objects.filter(job=OuterRef("pk"), status__in=(Run.Status.QUEUED, Run.Status.RUNNING))
@@ -140,7 +156,7 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
         if not jobs:
             return 0, []
         busy = _busy([job.pk for job in jobs if job.overlap == CronJob.Overlap.SKIP and job.next_fire_at <= now])
-        rows: list[tuple] = []
+        rows: list[list] = []
         computed: dict[tuple, tuple] = {}
         for job in jobs:
             key = _schedule_key(job)
@@ -164,6 +180,7 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
                 rows += _slot_rows(job, slots, earlier_left_out, now, busy)
                 job.prepared_for = None
             job.next_fire_at = following
+        _admit(rows, now)
         # One statement each, as arrays (vingine.sql): model instances and per-value placeholders
         # would cost more than the database work. A run row that conflicts means the slot already
         # has a run (written by the stock scheduler's fire_job before a switch): that run stands.
@@ -173,8 +190,8 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
             [job.pk for job in jobs],
             {"next_fire_at": [job.next_fire_at for job in jobs], "prepared_for": [job.prepared_for for job in jobs]},
         )
-    status, slot, run_id = RUN_ROW_FIELDS.index("status"), RUN_ROW_FIELDS.index("scheduled_for"), 0
-    return len(jobs), [(row[slot], row[run_id]) for row in rows if row[status] == Run.Status.QUEUED]
+    published = RUN_ROW_FIELDS.index("published_at")
+    return len(jobs), [(row[_SLOT], row[_ID]) for row in rows if row[published] is not None]
 
 
 def next_due() -> datetime | None:

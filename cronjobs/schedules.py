@@ -12,7 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cron_descriptor import ExpressionDescriptor, Options
 from cronsim import CronSim, CronSimError
@@ -250,8 +250,53 @@ def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
 
 def cron_times(expression: str, zone: zoneinfo.ZoneInfo, after: datetime) -> Iterator[datetime]:
     """Fire times of ``expression`` strictly after ``after``, in ``zone``, as aware datetimes."""
-    fields = parse_cron(expression).fields
-    return CronSim(" ".join(fields), after.astimezone(zone))
+    fields = " ".join(parse_cron(expression).fields)
+    previous = after.astimezone(zone)
+    for fire in CronSim(fields, previous):
+        yield from _skipped_after_a_gap(fields, zone, previous, fire)
+        yield fire
+        previous = fire
+
+
+GAP_SCAN = timedelta(hours=2)  # the real time after a clock change that is checked minute by minute
+MINUTE = timedelta(minutes=1)
+
+
+def _skipped_after_a_gap(fields: str, zone: zoneinfo.ZoneInfo, after: datetime, fire: datetime) -> list[datetime]:
+    """The matching minutes cronsim (2.8, 2.9) leaves out between ``after`` and ``fire``.
+
+    When the clocks jump forward, cronsim counts the next hour from a wall time the jump skipped,
+    and misses the first real hour after it for jobs with a ``*`` or stepped minute: "* 1 * * *" in
+    America/Santiago on the day its clocks jump from 00:00 to 01:00, or "* 3 * * *" in
+    Pacific/Chatham, whose clocks jump from 02:45 to 03:45. So when the UTC offset grows between two
+    fire times, the first real hours after the jump are checked minute by minute.
+    """
+    if fire.utcoffset() <= after.utcoffset():
+        return []
+    # The instant of the jump: the first minute (UTC) at which the later offset applies.
+    low, high = after.astimezone(UTC), fire.astimezone(UTC)
+    while high - low > MINUTE:
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == fire.utcoffset():
+            high = middle
+        else:
+            low = middle
+    matcher = CronSim(fields, after)
+    # Compared in UTC: two datetimes of one zone compare by their wall clock readings, and ``after``
+    # may be a reading the jump skipped (cronsim fires at the jump for a boundary inside it).
+    moment, found, start = high.replace(second=0, microsecond=0), [], after.astimezone(UTC)
+    while moment < min(fire.astimezone(UTC), high + GAP_SCAN):
+        wall = moment.astimezone(zone)
+        if (
+            moment > start
+            and wall.minute in matcher.minutes
+            and wall.hour in matcher.hours
+            and wall.month in matcher.months
+            and matcher.match_day(wall.date())
+        ):
+            found.append(wall)
+        moment += MINUTE
+    return found
 
 
 def interval_times(anchor: datetime, seconds: int, after: datetime) -> Iterator[datetime]:

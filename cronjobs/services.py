@@ -140,11 +140,7 @@ def _drop_prepared(job: CronJob) -> None:
     execute_run, finding no row, does nothing. A run whose slot has come stays: it has fired.
     """
     Run.objects.filter(
-        job=job,
-        trigger=Run.Trigger.SCHEDULE,
-        status=Run.Status.QUEUED,
-        published_at__isnull=True,
-        scheduled_for__gt=timezone.now(),
+        job=job, trigger=Run.Trigger.SCHEDULE, status=Run.Status.QUEUED, scheduled_for__gt=timezone.now()
     ).delete()
     job.prepared_for = None
 

@@ -51,6 +51,9 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import django  # noqa: E402
 
+from scripts.databases import ensure_database  # noqa: E402
+
+ensure_database(os.environ["DATABASE_URL"])
 django.setup()
 
 from celery.utils.imports import symbol_by_name  # noqa: E402
@@ -188,8 +191,8 @@ def child(scheduler_path: str, seconds: float, burst: int) -> None:
     if scheduler_path == OURS:
 
         class Measured(base):
-            def _dispatch(self, run_ids, messages):
-                super()._dispatch(run_ids, messages)
+            def _send(self, run_ids, messages):
+                super()._send(run_ids, messages)
                 at = time.time()
                 published.extend((at, str(run_id)) for run_id in run_ids)
 

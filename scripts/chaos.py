@@ -6,7 +6,8 @@
 
 Everything runs on loopback, in processes this script starts and stops: a PostgreSQL cluster and a
 redis-server of its own (so restarting them disturbs nothing else on the machine), web (gunicorn),
-two celery workers, two celery beats, and a webhook receiver in this process. N users schedule
+two celery workers (gevent pool, as `make run` starts them), two celery beats, and a webhook
+receiver in this process. N users schedule
 "steady" interval jobs of 1 to 5 s that nothing touches, whose single http step calls the
 receiver; a stream of API calls meanwhile creates, replaces, pauses, resumes, triggers, lists and
 deletes a few other jobs per user (3 to 6 each, every 5 to 30 s or every minute). Then one phase
@@ -15,6 +16,10 @@ per fault, each PHASE seconds with the fault injected after a few seconds:
     none                       (the baseline: nothing injected)
     kill -9 of a beat          (restarted 10 s later)
     kill -9 of a worker        (the whole worker, mid-run; restarted 10 s later)
+    kill -9 of a worker with webhooks in flight
+                               (IN_FLIGHT_RUNS runs started at once whose webhook answers after
+                               SLOW_SECONDS; the worker holding most of them killed; restarted 10 s
+                               later: each webhook called at most once, no run left running)
     Redis restart              (killed; a fresh one 3 s later: Redis keeps nothing on disk)
     PostgreSQL restart         (immediate shutdown, a crash for the clients; started 3 s later)
     web restart under load     (killed; started again 3 s later)
@@ -60,6 +65,8 @@ LATE = 2.0  # seconds: a slot started later than this after its time was late
 RECOVERED = 0.8  # of the baseline phase's rate of run starts: recovered
 RECOVERY_WINDOW = 5  # seconds the rate is averaged over
 CHURN_JOBS = 3  # jobs each caller of the API stream keeps, at least (at most twice as many)
+IN_FLIGHT_RUNS = 150  # runs started at once on the slow endpoint, in the in-flight kill phase
+SLOW_SECONDS = 4.0  # how long the slow endpoint takes to answer
 START_TIMEOUT = 60.0
 
 
@@ -124,10 +131,12 @@ class Postgres:
 
 
 class Receiver:
-    """The webhook the steady jobs call: counts deliveries per (job, slot) from the run headers."""
+    """The webhook the steady jobs call: counts deliveries per (job, slot) from the run headers;
+    ``/slow`` answers after SLOW_SECONDS and counts deliveries per run."""
 
     def __init__(self) -> None:
         self.deliveries: Counter = Counter()
+        self.slow_deliveries: Counter = Counter()  # run id -> requests received on /slow
         self.total = 0
         lock = threading.Lock()
         receiver = self
@@ -142,6 +151,10 @@ class Receiver:
                     receiver.total += 1
                     if job and slot:
                         receiver.deliveries[(job, slot)] += 1
+                    if self.path.startswith("/slow"):
+                        receiver.slow_deliveries[self.headers.get("X-Vingine-Run-Id")] += 1
+                if self.path.startswith("/slow"):
+                    time.sleep(SLOW_SECONDS)
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -157,6 +170,7 @@ class Receiver:
         self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.slow_url = f"http://127.0.0.1:{self.server.server_address[1]}/slow"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -271,6 +285,8 @@ class Chaos:
         self.lock = threading.Lock()  # held while a fault kills and restarts a process on purpose
         self.crashes: list[tuple[str, str]] = []  # (phase, what exited on its own and how)
         self.phase = "setup"
+        self.in_flight_runs: list = []  # the runs of the in-flight kill phase
+        self.in_flight_at_kill = 0
 
     # --- the stack ------------------------------------------------------------------------------
 
@@ -303,10 +319,14 @@ class Chaos:
             "web": [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],
             "beat-1": [*celery, "beat", "--schedule", str(self.folder / "beat-1.db")],
             "beat-2": [*celery, "beat", "--schedule", str(self.folder / "beat-2.db")],
-            "worker-1": [*celery, "worker", "-n", "chaos-1@localhost", "--concurrency", str(self.args.concurrency)],
-            "worker-2": [*celery, "worker", "-n", "chaos-2@localhost", "--concurrency", str(self.args.concurrency)],
+            "worker-1": [*celery, "worker", "-n", "chaos-1@localhost", *self.pool],
+            "worker-2": [*celery, "worker", "-n", "chaos-2@localhost", *self.pool],
         }[name]
         return Process(name, args, env=self.env(), logs=self.logs)
+
+    @property
+    def pool(self) -> list[str]:
+        return ["--pool", "gevent", "--concurrency", str(self.args.concurrency)]
 
     def start(self, name: str) -> None:
         self.processes[name] = self.process(name).start()
@@ -370,6 +390,24 @@ class Chaos:
         )
         self.kill_and_restart("worker-1", 10)
 
+    def kill_worker_with_webhooks_in_flight(self) -> None:
+        """Start IN_FLIGHT_RUNS runs of the slow webhook at once, kill the worker running most of
+        them while their requests wait for answers, restart it 10 s later."""
+        from workflows.models import Run, Workflow
+        from workflows.runs import run_enqueue
+
+        workflows = list(Workflow.objects.filter(workflow_id__startswith="slow-").select_related("owner"))
+        for index in range(IN_FLIGHT_RUNS):
+            workflow = workflows[index % len(workflows)]
+            run = run_enqueue(workflow=workflow, owner=workflow.owner, trigger=Run.Trigger.MANUAL, input_text="")
+            self.in_flight_runs.append(run.id)
+        on_worker_1 = Run.objects.filter(
+            id__in=self.in_flight_runs, status=Run.Status.RUNNING, worker__startswith="chaos-1@"
+        )
+        wait_for(lambda: on_worker_1.count() >= IN_FLIGHT_RUNS // 4, 20, "webhooks in flight on worker-1")
+        self.in_flight_at_kill = on_worker_1.count()
+        self.kill_and_restart("worker-1", 10)
+
     def restart_redis(self) -> None:
         self.redis.kill()
         time.sleep(3)
@@ -393,12 +431,15 @@ class Chaos:
         tokens = {user.username: str(AccessToken.for_user(user)) for user in users}
         workflow_of = {}
         step = {"type": "http", "url": self.receiver.url, "body": {"topic": "{{input}}"}, "timeout": 10}
+        slow = {"type": "http", "url": self.receiver.slow_url, "body": {"run": "slow"}, "timeout": 30}
         for name, token in tokens.items():
             headers = {"Authorization": f"Bearer {token}"}
             body = {"workflow_id": f"hook-{name}", "name": "Call the receiver", "steps": [step]}
             response = httpx.post(f"{self.base}/api/workflows", json=body, headers=headers, timeout=30)
             response.raise_for_status()
             workflow_of[name] = body["workflow_id"]
+            body = {"workflow_id": f"slow-{name}", "name": "Call the slow endpoint", "steps": [slow]}
+            httpx.post(f"{self.base}/api/workflows", json=body, headers=headers, timeout=30).raise_for_status()
         steady = []
         rng = random.Random(20261203)
         names = list(tokens)
@@ -439,6 +480,7 @@ class Chaos:
             ("none", None),
             ("kill -9 of a beat", lambda: self.kill_and_restart("beat-1", 10)),
             ("kill -9 of a worker mid-run", self.kill_worker_mid_run),
+            ("kill -9 of a worker with webhooks in flight", self.kill_worker_with_webhooks_in_flight),
             ("Redis restart", self.restart_redis),
             ("PostgreSQL restart", self.restart_postgres),
             ("web restart under load", lambda: self.kill_and_restart("web", 3)),
@@ -473,9 +515,9 @@ class Chaos:
 
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
-            open_runs = Run.objects.filter(
-                status__in=[Run.Status.QUEUED, Run.Status.RUNNING], scheduled_for__lte=until
-            ).count()
+            unfinished = Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+            open_runs = unfinished.filter(scheduled_for__lte=until).count()
+            open_runs += unfinished.filter(id__in=self.in_flight_runs).count()
             if not open_runs:
                 return
             time.sleep(2)
@@ -557,6 +599,8 @@ class Chaos:
                 ],
             )
         )
+        if self.in_flight_runs:
+            broken += self.report_in_flight()
         if stream.stats.unexpected:
             print("\nRefused or failed API calls (first 20):")
             for method, path, status, body in stream.stats.unexpected:
@@ -574,6 +618,37 @@ class Chaos:
                 print(f"  {line}")
         print(f"\nlogs: {self.logs}")
         return 1 if broken else 0
+
+    def report_in_flight(self) -> list[str]:
+        """The runs of the in-flight kill: each webhook called at most once, none left unfinished."""
+        from workflows.models import Run
+
+        runs = Run.objects.filter(id__in=self.in_flight_runs)
+        outcomes = Counter(
+            f"{status} ({reason})" if reason else status for status, reason in runs.values_list("status", "reason")
+        )
+        calls = [self.receiver.slow_deliveries.get(str(run_id), 0) for run_id in self.in_flight_runs]
+        twice = sum(1 for count in calls if count > 1)
+        unfinished = runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).count()
+        print()
+        print(
+            markdown(
+                ["webhooks in flight when a worker was killed", "count"],
+                [
+                    ["runs started at once", str(len(self.in_flight_runs))],
+                    ["of them running on the killed worker", str(self.in_flight_at_kill)],
+                    ["outcomes", fmt_counter(outcomes)],
+                    ["webhook called once / never / more than once", f"{calls.count(1)} / {calls.count(0)} / {twice}"],
+                    ["left queued or running", str(unfinished)],
+                ],
+            )
+        )
+        broken = []
+        if twice:
+            broken.append(f"in-flight kill: {twice} webhooks called more than once")
+        if unfinished:
+            broken.append(f"in-flight kill: {unfinished} runs left queued or running")
+        return broken
 
     def late_slots(self, steady: list[str], phase: Phase) -> int:
         """Slots of the phase that started more than LATE seconds after their time or were recorded
@@ -635,7 +710,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=500, help="steady jobs (interval 1-5 s)")
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--phase-seconds", type=float, default=40.0)
-    parser.add_argument("--concurrency", type=int, default=4, help="pool processes per worker")
+    parser.add_argument("--concurrency", type=int, default=100, help="runs at once per worker (gevent pool)")
     parser.add_argument("--faults", help="comma-separated subset: kill,redis,postgresql,web (none always runs)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))

@@ -5,7 +5,8 @@ that must still hold afterwards.
     .venv/bin/python scripts/load.py --clients 20 --seconds 30 --baseline-seconds 10
 
 Starts the stack as production runs it, on loopback: gunicorn ``vingine.wsgi`` (WEB_CONCURRENCY
-workers, default 3) on a free port, two celery workers and one celery beat, against a database
+workers, default 3) on a free port, two celery workers (gevent pool, as `make run`) and one celery
+beat, against a database
 (LOAD_DATABASE_URL) dropped, created and migrated afresh, and a Redis db (LOAD_REDIS_URL) flushed
 at start. Every process it started is stopped on the way out, also on Ctrl-C or an error.
 
@@ -136,7 +137,8 @@ class Stack:
             self.processes.append(
                 Process(
                     f"worker{i}",
-                    [str(BIN / "celery"), "-A", "vingine", "worker", "-n", hostname, "--concurrency", "2"]
+                    [str(BIN / "celery"), "-A", "vingine", "worker", "-n", hostname, "--pool", "gevent"]
+                    + ["--concurrency", "100"]
                     + ["--loglevel", self.log_level, "--pidfile", str(self.logs / f"worker{i}.pid")],
                     env=env,
                     logs=self.logs,

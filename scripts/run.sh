@@ -133,7 +133,15 @@ case "$BIND_HOST" in
 esac
 
 start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY:-2}" --access-logfile -
-start worker $BIN/celery -A vingine worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}"
+# Runs wait on the network (webhooks), so each worker process runs many at once on the gevent pool;
+# one process per core uses every core (docs/operations.md, Workers).
+worker_processes=${WORKER_PROCESSES:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
+i=1
+while [ "$i" -le "$worker_processes" ]; do
+  start "worker$i" $BIN/celery -A vingine worker --pool gevent --concurrency "${WORKER_CONCURRENCY:-100}" \
+    --hostname "worker$i@%h" --loglevel "${LOG_LEVEL:-INFO}"
+  i=$((i + 1))
+done
 start beat $BIN/celery -A vingine beat --loglevel "${LOG_LEVEL:-INFO}" --schedule "${TMPDIR:-/tmp}/vingine-celerybeat-schedule"
 if [ -n "${FLOWER_BASIC_AUTH:-}" ]; then
   # Flower shows task arguments: it only starts behind basic auth, on the web server's address.

@@ -9,12 +9,15 @@ What is used, and why:
 - ``build_messages`` uses celery's ``amqp.create_task_message`` and kombu's ``prepare_message`` /
   ``basic_publish`` with a recording ``_publish_batch``: the Redis commands of many messages are
   built ahead of time, then sent in one pipeline (``send``).
-- ``waiting_task_ids`` reads the queue's Redis lists (``_q_for_pri``, ``priority_steps``).
+- ``waiting_task_ids`` reads the queue's Redis lists (``_q_for_pri``, ``priority_steps``) and the
+  messages workers have taken and not yet acknowledged (the ``unacked`` hash and its
+  ``unacked_index`` of delivery times).
 
 Tasks are named by string: nothing here imports a tasks module.
 """
 
 import re
+import time
 
 import kombu.transport.redis
 import redis
@@ -110,11 +113,19 @@ def send(app: Celery, commands: list[tuple[str, tuple]]) -> None:
 MESSAGE_ID = re.compile(rb'"id": "([0-9a-f-]{36})"')
 
 
-def waiting_task_ids(app: Celery, task_name: str) -> set[str]:
-    """The ids of the messages waiting in ``task_name``'s queue, not yet taken by any worker."""
+def waiting_task_ids(app: Celery, task_name: str, *, taken_within: float) -> set[str]:
+    """The ids of the messages of ``task_name``'s queue that no worker is done with: waiting in the
+    queue, or taken by a worker less than ``taken_within`` seconds ago and not acknowledged yet.
+
+    A message taken longer ago and still not acknowledged belongs to a worker that died or is
+    stuck; Redis hands it out again only after its visibility timeout.
+    """
     queue = queue_name(app, task_name)
     with app.pool.acquire(block=True) as connection:
         channel = connection.default_channel
         with channel.conn_or_acquire() as client:
-            lists = [client.lrange(channel._q_for_pri(queue, pri), 0, -1) for pri in channel.priority_steps]
-    return {found.decode() for messages in lists for message in messages for found in MESSAGE_ID.findall(message)}
+            found = [client.lrange(channel._q_for_pri(queue, pri), 0, -1) for pri in channel.priority_steps]
+            tags = client.zrangebyscore(channel.unacked_index_key, time.time() - taken_within, "+inf")
+            if tags:
+                found.append([message for message in client.hmget(channel.unacked_key, tags) if message])
+    return {match.decode() for messages in found for message in messages for match in MESSAGE_ID.findall(message)}

@@ -57,7 +57,7 @@ class DatabaseCollector:
             "vingine_runs_in_progress", "Runs queued or running now, however old.", labels=["status"]
         )
         counted = dict(
-            Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+            Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING], finished_at__isnull=True)
             .values_list("status")
             .annotate(n=Count("pk"))
             .order_by()

@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from .concurrency import gevent_patched
 from .env import env_bool, env_hosts, env_int, env_list, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,6 +77,19 @@ try:
     }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
+# A worker on the gevent pool runs many runs at once, each greenlet with its own Django connection:
+# they share a pool of this many connections (PostgreSQL only) instead of opening one each. A run
+# holds one only for its claim and its result, so a few serve a hundred runs in flight. 0: no pool.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10 if gevent_patched() else 0)
+if DATABASE_POOL_SIZE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+    # No check on each checkout (a round trip per statement a run makes): a connection that died
+    # with a database restart fails its statement, which the run's writes retry on a new one.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": 30,
+    }
 # How long a request waits for an unreachable database (a restart, a failover) before a 503.
 DATABASE_WAIT_SECONDS = env_int("DATABASE_WAIT_SECONDS", 10, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -162,9 +176,10 @@ RUNS_PAGE_MAX = 500  # most runs one GET /api/cron/jobs/{id}/runs returns
 RUN_HISTORY_LIMIT = env_int("RUN_HISTORY_LIMIT", 100, minimum=1)
 # At most this many of one user's runs are handed to workers (queued for a worker or running) at
 # once; the rest wait, queued, and are handed over as those end. Operators set a user's own limit
-# in the admin (Run limits). The default leaves three quarters of `make run`'s 200 run slots (two
-# worker processes of 100) to everyone else.
-RUN_MAX_CONCURRENT_PER_USER = env_int("RUN_MAX_CONCURRENT_PER_USER", 50, minimum=1)
+# in the admin (Run limits). The default lets a user's whole job quota (CRON_MAX_JOBS_PER_USER)
+# start at one slot, and leaves half of `make run`'s 200 run slots (two worker processes of 100
+# runs each) to everyone else.
+RUN_MAX_CONCURRENT_PER_USER = env_int("RUN_MAX_CONCURRENT_PER_USER", 100, minimum=1)
 
 # --- Workflow runs ---------------------------------------------------------------------------
 
@@ -203,7 +218,11 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Under prefork a process takes one message at a time. Under gevent a worker takes up to twice its
+# concurrency: one more message waits in the consumer while every greenlet is busy, and the consumer
+# keeps listening. With exactly its concurrency, a busy worker stops listening and notices a free
+# greenlet only at its next 2 s poll (celery's loop for non-async transports), which stalls bursts.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 2 if gevent_patched() else 1
 # Ours by default; "django_celery_beat.schedulers:DatabaseScheduler" runs the stock one (for comparison).
 CELERY_BEAT_SCHEDULER = env_str("BEAT_SCHEDULER", "cronjobs.beat:JobScheduler")
 # Beat notices schedule changes within this many seconds.
@@ -214,6 +233,10 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # limit, so a run still going is never handed out again while it runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": WORKFLOW_RUN_TIME_LIMIT + WORKFLOW_RUN_KILL_GRACE + WORKFLOW_RUN_LOST_GRACE,
+    # Redis connections per process. A gevent worker acknowledges many runs at once, each on a
+    # connection of its own: with kombu's default of 10, acknowledgements fail ("Too many
+    # connections") and those runs' messages come back later to find the runs done.
+    "max_connections": 300,
 }
 # Maintenance that beat sends whatever the scheduler class; each task is safe to run twice and
 # from several beats at once.
@@ -231,5 +254,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # httpx logs every request's URL at INFO; a user's URL may carry a token in its query.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # A line per run received and done: each run is recorded in the database already, and at
+        # hundreds of runs a second the lines cost more than the runs' own database work.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+    },
 }

@@ -10,12 +10,15 @@ rest of the code asks for these operations and never checks ``connection.vendor`
   work (about 0.5 ms per row, and bulk_update's CASE grows with the batch).
 - ``lock_for_transaction``: an advisory lock on a key, for rows that do not exist yet.
 - ``count_json_array_items``: counting entries of a JSON array column.
+- ``prepared_cursor``: for the few statements a process runs over and over (a run's claim and
+  result), PostgreSQL plans them once per connection and gets their values apart from their text.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection, models
 from django.db.models import Field, ForeignObject, Lookup
 
@@ -141,6 +144,24 @@ def release_connection() -> None:
         connection.close()
 
 
+class _PreparedCursor(psycopg.Cursor):
+    """psycopg's own cursor (values bound on the server, where Django's binds them into the text in
+    Python), preparing each statement on first use."""
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+def prepared_cursor():
+    """A Django cursor (its error translation and query logging) for statements a process runs many
+    times: on PostgreSQL each is parsed and planned once per connection, not at every call.
+    Statements run through it must name their parameters as Django's do (``%s``)."""
+    if not is_postgresql():
+        return connection.cursor()
+    connection.ensure_connection()
+    return connection._prepare_cursor(_PreparedCursor(connection.connection))
+
+
 def lock_for_transaction(key: str) -> None:
     """Serialise writers of ``key`` (say, one job id) until the current transaction ends, whether
     or not a row for it exists yet.
@@ -163,6 +184,13 @@ def lock_keys_for_transaction(keys: Sequence[str]) -> None:
                 " (SELECT DISTINCT hashtextextended(unnest(%s::text[]), 0) AS k ORDER BY k) AS keys",
                 [list(keys)],
             )
+
+
+def set_fillfactor(schema_editor, table: str, percent: int) -> None:
+    """Leave (100 - percent)% of each page of ``table`` free for updated rows (PostgreSQL's HOT
+    updates: a row rewritten on its own page, no index touched); SQLite has no such setting."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(table)} SET (fillfactor = {int(percent)})")
 
 
 def count_json_array_items(

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -33,6 +33,7 @@ from vingine.celery import app
 from vingine.errors import QueueUnavailable
 from vingine.sql import lock_keys_for_transaction
 
+from . import run_sql
 from .models import Run, RunLimit
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ SWEEP_BATCH = 1000
 # A queued run sent this long ago that no worker has started is sent again (resend_stale).
 RESEND_AFTER = timedelta(seconds=5)
 HELD = Run.WaitReason.CONCURRENCY_LIMIT
-# Runs that count against their owner's limit: handed over and not finished.
-IN_FLIGHT = Q(status=Run.Status.RUNNING) | Q(status=Run.Status.QUEUED, published_at__isnull=False)
+# Runs that count against their owner's limit: handed over and not finished (the run_in_flight index).
+IN_FLIGHT = Q(published_at__isnull=False, finished_at__isnull=True)
+# Queued and not handed over (the run_unfinished index).
+NOT_HANDED_OVER = Q(status=Run.Status.QUEUED, published_at__isnull=True, finished_at__isnull=True)
 
 Messages = dict[str, list[tuple[str, tuple]]]  # run id → the broker commands that send it
 
@@ -99,6 +102,22 @@ def room(owner_ids: list[int]) -> dict[int, int]:
     return {owner: limits[owner] - used[owner] for owner in owner_ids}
 
 
+def admit(owners: list[int]) -> list[bool]:
+    """For new runs of these owners (one entry per run, oldest first), whether each may be handed
+    over now. Takes the owners' locks for the caller's transaction, which must record the decision
+    (published_at, or wait_reason held) before it commits."""
+    distinct = sorted(set(owners))
+    if not distinct:
+        return []
+    lock_keys_for_transaction([f"runs-of-user:{owner}" for owner in distinct])
+    free = room(distinct)
+    decisions = []
+    for owner in owners:
+        decisions.append(free[owner] > 0)
+        free[owner] -= 1
+    return decisions
+
+
 def runs_dispatch(run_ids: list[uuid.UUID], *, prepared: Messages | None = None, retry: bool = False) -> list:
     """Hand these queued, not yet handed over runs to the workers, oldest first, as far as each
     owner's limit allows; mark the others held. Returns the ids handed over.
@@ -108,18 +127,19 @@ def runs_dispatch(run_ids: list[uuid.UUID], *, prepared: Messages | None = None,
     the sweeper sends them later.
     """
     now = timezone.now()
+    candidates = Run.objects.filter(NOT_HANDED_OVER, id__any=list(run_ids))
     with transaction.atomic():
-        # Runs another dispatcher holds are its to hand over; runs already handed over are left.
+        # Owners first, in one order everywhere, then their runs: a dispatcher holding a run never
+        # waits for an owner another one holds.
+        owners = sorted(set(candidates.values_list("owner_id", flat=True)))
+        if not owners:
+            return []
+        lock_keys_for_transaction([f"runs-of-user:{owner}" for owner in owners])
         rows = list(
-            Run.objects.select_for_update(skip_locked=True)
-            .filter(id__any=list(run_ids), status=Run.Status.QUEUED, published_at__isnull=True)
+            candidates.select_for_update(skip_locked=True)
             .order_by("created_at", "id")
             .values_list("id", "owner_id", "wait_reason")
         )
-        if not rows:
-            return []
-        owners = sorted({owner for _, owner, _ in rows})
-        lock_keys_for_transaction([f"runs-of-user:{owner}" for owner in owners])
         free = room(owners)
         admitted, held = [], []
         for run_id, owner, wait_reason in rows:
@@ -132,15 +152,20 @@ def runs_dispatch(run_ids: list[uuid.UUID], *, prepared: Messages | None = None,
             Run.objects.filter(id__any=admitted).update(published_at=now, wait_reason="")
         if held:
             Run.objects.filter(id__any=held).update(wait_reason=HELD)
-    if admitted:
-        try:
-            _send(admitted, prepared or {}, retry=retry)
-        except OperationalError:
-            # Nothing, or not all, went out: the sweeper hands them over again (a run sent twice
-            # still runs once).
-            Run.objects.filter(id__any=admitted, status=Run.Status.QUEUED).update(published_at=None)
-            raise
+    _send_handed_over(admitted, prepared or {}, retry=retry)
     return admitted
+
+
+def _send_handed_over(run_ids: list[uuid.UUID], prepared: Messages, *, retry: bool = False) -> None:
+    if not run_ids:
+        return
+    try:
+        _send(run_ids, prepared, retry=retry)
+    except OperationalError:
+        # Nothing, or not all, went out: the sweeper hands them over again (a run sent twice still
+        # runs once).
+        Run.objects.filter(id__any=run_ids, status=Run.Status.QUEUED).update(published_at=None)
+        raise
 
 
 def _send(run_ids: list[uuid.UUID], prepared: Messages, *, retry: bool) -> None:
@@ -164,6 +189,11 @@ def _send(run_ids: list[uuid.UUID], prepared: Messages, *, retry: bool) -> None:
     broker.send(app, [command for run_id in run_ids for command in built[str(run_id)]])
 
 
+def messages_send(commands: list[tuple[str, tuple]]) -> None:
+    """Send commands built by ``runs_messages``, in one pipeline."""
+    broker.send(app, commands)
+
+
 def runs_messages(run_ids: Iterable[uuid.UUID | str]) -> Messages:
     """The broker commands that hand these runs to the workers, built now and sent later: beat
     builds them seconds before a slot, so that at the slot little is left to do."""
@@ -171,19 +201,19 @@ def runs_messages(run_ids: Iterable[uuid.UUID | str]) -> Messages:
 
 
 def runs_release(owner_ids: Iterable[int] | None = None, *, limit: int = SWEEP_BATCH) -> int:
-    """Hand over held runs, oldest first, of these owners (every owner with held runs when None),
-    as far as their limits allow now. Returns how many were handed over."""
-    held = Run.objects.filter(status=Run.Status.QUEUED, published_at__isnull=True, wait_reason=HELD)
+    """Hand over held runs of these owners (every owner with held runs when None), oldest first, as
+    far as their limits allow now. Returns how many were handed over."""
     if owner_ids is None:
-        owner_ids = held.values_list("owner_id", flat=True).distinct().order_by()[:limit]
-    owners = sorted(set(owner_ids))
-    if not owners:
-        return 0
-    candidates = []
-    for owner, free in room(owners).items():
-        if free > 0:
-            candidates += held.filter(owner_id=owner).order_by("created_at", "id").values_list("id", flat=True)[:free]
-    return len(runs_dispatch(candidates)) if candidates else 0
+        owner_ids = (
+            Run.objects.filter(wait_reason=HELD).values_list("owner_id", flat=True).distinct().order_by()[:limit]
+        )
+    handed_over = []
+    for owner in sorted(set(owner_ids)):
+        with transaction.atomic():
+            ids = run_sql.hand_over_held(owner, default_limit=settings.RUN_MAX_CONCURRENT_PER_USER, now=timezone.now())
+        _send_handed_over(ids, {})
+        handed_over += ids
+    return len(handed_over)
 
 
 def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
@@ -192,9 +222,7 @@ def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
     A run claimed ahead is not due before its slot: its beat sends it then; only if that beat died
     does the sweeper, a little later."""
     ids = list(
-        Run.objects.filter(
-            status=Run.Status.QUEUED, published_at__isnull=True, wait_reason="", created_at__lt=now - SWEEP_AFTER
-        )
+        Run.objects.filter(NOT_HANDED_OVER, wait_reason="", created_at__lt=now - SWEEP_AFTER)
         .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lt=now - SWEEP_AFTER))
         .values_list("id", flat=True)[:limit]
     )
@@ -205,8 +233,10 @@ def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
 
 
 def waiting_run_ids() -> set[str]:
-    """The runs whose message waits in the broker queue, not yet taken by any worker."""
-    return broker.waiting_task_ids(app, EXECUTE_RUN)
+    """The runs whose message waits in the broker queue, or was taken by a worker within
+    RESEND_AFTER and is on its way to being started (a busy worker holds one message until it has
+    a free greenlet)."""
+    return broker.waiting_task_ids(app, EXECUTE_RUN, taken_within=RESEND_AFTER.total_seconds())
 
 
 def resend_stale(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
@@ -218,16 +248,24 @@ def resend_stale(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
     after its visibility timeout (about a quarter of an hour). A run sent twice still runs once.
     They stay handed over: they count against their owner's limit as before.
     """
-    with transaction.atomic():
-        stale = list(
-            Run.objects.select_for_update(skip_locked=True)
-            .filter(status=Run.Status.QUEUED, published_at__lt=now - RESEND_AFTER)
-            .values_list("id", flat=True)[:limit]
+    stale = (
+        Run.objects.filter(status=Run.Status.QUEUED, finished_at__isnull=True)
+        .filter(
+            # A run beat claimed ahead is handed over for its slot (published_at = scheduled_for): if
+            # its beat died before sending it, it is sent again SWEEP_AFTER past its slot.
+            Q(published_at__lt=now - RESEND_AFTER)
+            | Q(published_at__lt=now - SWEEP_AFTER, published_at=F("scheduled_for"))
         )
-        if not stale:
-            return 0
-        waiting = waiting_run_ids()
-        ids = [run_id for run_id in stale if str(run_id) not in waiting]
+        .values_list("id", flat=True)
+    )
+    if not stale.exists():
+        return 0
+    # The queue is read before the runs: a message a worker takes in between was in the queue when
+    # it was read, or its run is started by the time the runs are read. Read the other way round, a
+    # run taken in between would look lost and be sent twice.
+    waiting = waiting_run_ids()
+    with transaction.atomic():
+        ids = [run_id for run_id in stale.select_for_update(skip_locked=True)[:limit] if str(run_id) not in waiting]
         if not ids:
             return 0
         logger.warning("sending again %d queued runs whose message was lost", len(ids))

@@ -35,7 +35,8 @@ def runs_reap_lost(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     reaped = _reap_runs_of_dead_workers(now)
     seconds = settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE + settings.WORKFLOW_RUN_LOST_GRACE
-    reaped += Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=now - timedelta(seconds=seconds)).update(
+    running = Run.objects.filter(status=Run.Status.RUNNING, finished_at__isnull=True)  # the run_unfinished index
+    reaped += running.filter(started_at__lt=now - timedelta(seconds=seconds)).update(
         status=Run.Status.FAILED,
         reason=Run.Reason.LOST,
         finished_at=now,
@@ -49,7 +50,8 @@ def runs_reap_lost(*, now: datetime | None = None) -> int:
 
 def _reap_runs_of_dead_workers(now: datetime) -> int:
     quiet_for = timedelta(seconds=settings.WORKER_LOST_AFTER_SECONDS)
-    running = Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=now - quiet_for).exclude(worker="")
+    running = Run.objects.filter(status=Run.Status.RUNNING, finished_at__isnull=True, started_at__lt=now - quiet_for)
+    running = running.exclude(worker="")
     workers = list(running.values_list("worker", flat=True).distinct())
     if not workers:
         return 0

@@ -1,5 +1,6 @@
 """The two statements a run's execution costs: the claim, which also reads what the run needs, and
-the result, which also says whether the run's owner has runs held back by their concurrency limit.
+the result, which also says whether the run's owner has runs held back by their concurrency limit;
+and, when they have, the handover of held runs into the room the run leaves.
 
 Plain SQL that PostgreSQL and SQLite (3.35 and later) both run, through Django's connection:
 Django has no UPDATE ... RETURNING, and an ORM update followed by a SELECT costs a round trip and
@@ -19,8 +20,9 @@ from django.db import connection, models
 from django.utils.dateparse import parse_datetime
 
 from cronjobs.models import CronJob
+from vingine.sql import lock_keys_for_transaction, prepared_cursor
 
-from .models import Run, Workflow
+from .models import Run, RunLimit, Workflow
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,14 @@ class _AnyAsText(json.JSONEncoder):
 _JSON = models.JSONField(encoder=_AnyAsText)
 
 
+def _word(value: str) -> str:
+    """One of our own enum values as an SQL literal. Written into the statements' text rather than
+    sent as a value: a prepared statement's plan must see the value to use the partial indexes whose
+    condition names it (wait_reason = 'concurrency_limit' in run_held)."""
+    assert value.isidentifier(), value
+    return f"'{value}'"
+
+
 def _columns(model: type[models.Model]) -> dict[str, str]:
     return {field.name: connection.ops.quote_name(field.column) for field in model._meta.concrete_fields}
 
@@ -51,10 +61,11 @@ def _columns(model: type[models.Model]) -> dict[str, str]:
 def _claim_sql(vendor: str) -> str:
     run, workflow, job = _columns(Run), _columns(Workflow), _columns(CronJob)
     table = connection.ops.quote_name(Run._meta.db_table)
+    running, queued = _word(Run.Status.RUNNING), _word(Run.Status.QUEUED)
     return (
-        f"UPDATE {table} SET {run['status']} = %s, {run['started_at']} = %s, {run['worker']} = %s"
-        f" WHERE {run['id']} = %s AND ({run['status']} = %s"
-        f" OR ({run['status']} = %s AND {run['started_at']} = %s AND {run['worker']} = %s))"
+        f"UPDATE {table} SET {run['status']} = {running}, {run['started_at']} = %s, {run['worker']} = %s"
+        f" WHERE {run['id']} = %s AND ({run['status']} = {queued}"
+        f" OR ({run['status']} = {running} AND {run['started_at']} = %s AND {run['worker']} = %s))"
         f" RETURNING {run['owner']}, {run['input_text']}, {run['trigger']}, {run['scheduled_for']},"
         f" (SELECT w.{workflow['steps']} FROM {connection.ops.quote_name(Workflow._meta.db_table)} AS w"
         f" WHERE w.{workflow['id']} = {table}.{run['workflow']}),"
@@ -71,10 +82,11 @@ def _finish_sql(vendor: str) -> str:
         f"{run[name]} = %s"
         for name in ("status", "reason", "error", "output", "output_truncated", "steps", "finished_at")
     )
+    running, held = _word(Run.Status.RUNNING), _word(Run.WaitReason.CONCURRENCY_LIMIT)
     return (
-        f"UPDATE {table} SET {assignments} WHERE {run['id']} = %s AND {run['status']} = %s"
+        f"UPDATE {table} SET {assignments} WHERE {run['id']} = %s AND {run['status']} = {running}"
         f" RETURNING EXISTS (SELECT 1 FROM {table} AS held WHERE held.{run['owner']} = {table}.{run['owner']}"
-        f" AND held.{run['status']} = %s AND held.{run['published_at']} IS NULL AND held.{run['wait_reason']} = %s)"
+        f" AND held.{run['wait_reason']} = {held})"
     )
 
 
@@ -83,7 +95,7 @@ def _id(run_id: uuid.UUID | str) -> Any:
 
 
 def _time(value: datetime | None) -> Any:
-    return Run._meta.get_field("started_at").get_db_prep_value(value, connection)
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _read_time(value: datetime | str | None) -> datetime | None:
@@ -105,9 +117,8 @@ def claim(run_id: uuid.UUID | str, *, started_at: datetime, worker: str) -> Clai
     An earlier try of this very claim counts as ours (the same start time and worker): its commit
     may have gone through although the database went away before saying so.
     """
-    running, queued = Run.Status.RUNNING, Run.Status.QUEUED
-    params = [running, _time(started_at), worker, _id(run_id), queued, running, _time(started_at), worker]
-    with connection.cursor() as cursor:
+    params = [_time(started_at), worker, _id(run_id), _time(started_at), worker]
+    with prepared_cursor() as cursor:
         cursor.execute(_claim_sql(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
@@ -138,11 +149,47 @@ def finish(
         _JSON.get_db_prep_save(steps, connection),
         _time(finished_at),
         _id(run_id),
-        Run.Status.RUNNING,
-        Run.Status.QUEUED,
-        Run.WaitReason.CONCURRENCY_LIMIT,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_finish_sql(connection.vendor), params)
         row = cursor.fetchone()
     return bool(row and row[0])
+
+
+@functools.cache
+def _room_sql(vendor: str) -> str:
+    run, limit = _columns(Run), _columns(RunLimit)
+    table, limits = connection.ops.quote_name(Run._meta.db_table), connection.ops.quote_name(RunLimit._meta.db_table)
+    return (
+        f"SELECT COALESCE((SELECT {limit['max_concurrent_runs']} FROM {limits}"
+        f" WHERE {limit['owner']} = %s), %s) - (SELECT count(*) FROM {table} WHERE {run['owner']} = %s"
+        f" AND {run['published_at']} IS NOT NULL AND {run['finished_at']} IS NULL)"
+    )
+
+
+@functools.cache
+def _hand_over_sql(vendor: str) -> str:
+    run = _columns(Run)
+    table = connection.ops.quote_name(Run._meta.db_table)
+    return (
+        f"UPDATE {table} SET {run['published_at']} = %s, {run['wait_reason']} = '' WHERE {run['id']} IN"
+        f" (SELECT {run['id']} FROM {table} WHERE {run['owner']} = %s"
+        f" AND {run['wait_reason']} = {_word(Run.WaitReason.CONCURRENCY_LIMIT)}"
+        f" AND ({run['scheduled_for']} IS NULL OR {run['scheduled_for']} <= %s)"
+        f" ORDER BY {run['created_at']}, {run['id']} LIMIT %s) RETURNING {run['id']}"
+    )
+
+
+def hand_over_held(owner_id: int, *, default_limit: int, now: datetime) -> list[uuid.UUID]:
+    """Mark the owner's oldest held runs handed over (those whose slot, if any, has come), as many as
+    their limit has room for now; return their ids. Call inside a transaction: the owner's lock
+    (which every dispatcher takes before it counts) is held until it ends, so the count stays true
+    until the commit."""
+    lock_keys_for_transaction([f"runs-of-user:{owner_id}"])
+    with connection.cursor() as cursor:
+        cursor.execute(_room_sql(connection.vendor), [owner_id, default_limit, owner_id])
+        room = cursor.fetchone()[0]
+        if room <= 0:
+            return []
+        cursor.execute(_hand_over_sql(connection.vendor), [_time(now), owner_id, _time(now), room])
+        return [Run._meta.pk.to_python(row[0]) for row in cursor.fetchall()]

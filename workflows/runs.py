@@ -18,11 +18,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from vingine import heartbeat
+from vingine.concurrency import soft_time_limit
 from vingine.sql import release_connection
 
 from . import dispatch, run_sql
 from .models import Run, Workflow
 from .runner import TIMED_OUT, DynamicWorkflowRunner, RunResult
+from .steps import may_wait
 
 if TYPE_CHECKING:  # cronjobs.models imports workflows.models, never this module
     from cronjobs.models import CronJob
@@ -80,16 +82,18 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
-    # Nothing to write until the run ends: the database connection goes back to its pool (when
-    # there is one) while the steps wait on the network.
-    release_connection()
+    if may_wait(claimed.steps):
+        # Nothing to write until the run ends: the database connection goes back to its pool (when
+        # there is one) while the steps wait on the network.
+        release_connection()
     # The same limit Celery enforces on execute_run; kept here too so steps that wait (http
     # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
     headers = run_headers(run_id, claimed.trigger, claimed.job_id, claimed.scheduled_for)
-    result = DynamicWorkflowRunner(Workflow(steps=claimed.steps), run_headers=headers).run(
-        claimed.input_text, deadline=deadline
-    )
+    with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT):
+        result = DynamicWorkflowRunner(Workflow(steps=claimed.steps), run_headers=headers).run(
+            claimed.input_text, deadline=deadline
+        )
     finished_at = timezone.now()
     if result.succeeded:
         status, reason = Run.Status.SUCCEEDED, ""

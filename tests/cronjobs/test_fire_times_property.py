@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 
 from cronjobs import schedules
 
-# Not the zones whose clocks change off the hour (docs/operations.md, Known limits): cronsim skips
-# a few minutes of the day of the change there for jobs with a "*" or stepped minute field, as in
-# Australia/Lord_Howe (clocks move by half an hour: "* */2 * * *") and Pacific/Chatham (clocks jump
-# from 02:45 to 03:45: "* 3 * * *" misses 03:45-03:59).
+# Not the zones whose clocks go back off the hour, Australia/Lord_Howe (by half an hour) and
+# Pacific/Chatham (from 03:45 to 02:45): there cronsim skips the repeated minutes after the autumn
+# change for jobs like "* */2 * * *" (docs/operations.md, Known limits). Chatham's spring jump is
+# tested in test_schedules.py.
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "America/Santiago", "Asia/Kathmandu"]
 MINUTE = timedelta(minutes=1)
 

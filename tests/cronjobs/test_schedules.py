@@ -28,6 +28,9 @@ def make_cron_job(api, workflow):
     return make
 
 
+MINUTE = timedelta(minutes=1)
+
+
 def crontab_fields(job: CronJob) -> tuple[str, str, str, str, str]:
     c = CrontabSchedule.objects.get(pk=job.periodic_task.crontab_id)
     return (c.minute, c.hour, c.day_of_month, c.month_of_year, c.day_of_week)
@@ -241,6 +244,23 @@ def test_it_runs_a_fixed_time_skipped_by_a_change_off_the_hour_when_the_clocks_j
     now = utc(2025, 9, 27, 12, 0)  # 00:45 in Chatham
 
     assert job.next_fire_after(now).astimezone(UTC) == utc(2025, 9, 27, 14, 0)
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "now", "first"),
+    [
+        # Santiago's clocks jump from 00:00 to 01:00 on 2025-09-07: 01:00 is that day's first hour.
+        ("* 1 */2 * *", "America/Santiago", utc(2025, 9, 7, 2, 0), utc(2025, 9, 7, 4, 0)),
+        # Chatham's jump from 02:45 to 03:45 leaves the minutes 03:45-03:59 of hour 3.
+        ("* 3 * * *", "Pacific/Chatham", utc(2025, 9, 27, 13, 0), utc(2025, 9, 27, 14, 0)),
+    ],
+)
+def test_it_runs_the_first_real_hour_after_the_clocks_jump(make_cron_job, expression, zone, now, first):
+    job = make_cron_job(expression, zone)
+
+    times = job.fire_times(now)
+
+    assert [next(times).astimezone(UTC) for _ in range(3)] == [first, first + MINUTE, first + 2 * MINUTE]
 
 
 def test_it_does_not_skip_a_half_hour_run_in_the_skipped_hour(make_cron_job):

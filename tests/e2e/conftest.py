@@ -220,15 +220,18 @@ def celery_env(django_db_setup) -> dict[str, str]:
     return env
 
 
-def start_worker(celery_env: dict[str, str], directory: Path, *, concurrency: int = 2, **env: str) -> CeleryProcess:
-    """A worker answering pings; ``env`` adds to or overrides the celery processes' environment."""
+def start_worker(
+    celery_env: dict[str, str], directory: Path, *, pool: str = "gevent", concurrency: int = 20, **env: str
+) -> CeleryProcess:
+    """A worker answering pings, on the gevent pool as `make run` starts it unless ``pool`` says
+    otherwise; ``env`` adds to or overrides the celery processes' environment."""
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
     process = CeleryProcess(
         "worker",
         [
             "worker",
             "--loglevel=INFO",
-            "--pool=prefork",
+            f"--pool={pool}",
             f"--concurrency={concurrency}",
             f"--hostname={hostname}",
             f"--pidfile={directory / 'worker.pid'}",

@@ -3,7 +3,8 @@
 scripts/chaos.py starts its own PostgreSQL cluster, redis-server, web, two workers and two beats,
 injects each fault in turn and exits non-zero when a promise is broken (a slot run twice or
 delivered twice, a run stuck or silently lost, a 5xx other than a 503 while a part restarts, a
-refused request that should have succeeded, a job and its PeriodicTask out of step).
+refused request that should have succeeded, a job and its PeriodicTask out of step, a webhook of a
+run called twice when the worker running it is killed).
 """
 
 import subprocess
@@ -19,6 +20,7 @@ FAULTS = [
     "none",
     "kill -9 of a beat",
     "kill -9 of a worker mid-run",
+    "kill -9 of a worker with webhooks in flight",
     "Redis restart",
     "PostgreSQL restart",
     "web restart under load",
@@ -42,3 +44,8 @@ def test_every_promise_holds_through_each_fault():
         cells = [cell.strip() for cell in rows[fault].split("|")[1:-1]]
         expected, duplicates, stuck, lost = int(cells[1].replace(",", "")), cells[4], cells[5], cells[6]
         assert expected > 0 and (duplicates, stuck, lost) == ("0", "0", "0"), rows[fault]
+    # The runs whose webhooks were in flight on the killed worker: each called at most once, none left.
+    killed = int(rows["of them running on the killed worker"].split("|")[2])
+    once, never, twice = (int(n) for n in rows["webhook called once / never / more than once"].split("|")[2].split("/"))
+    assert killed > 0 and twice == 0 and once + never == 150, done.stdout
+    assert rows["left queued or running"].split("|")[2].strip() == "0", done.stdout

@@ -13,10 +13,15 @@ TIME_LIMIT = 2  # seconds, for this module's worker
 FINISHED = (Run.Status.SUCCEEDED, Run.Status.FAILED)
 
 
-@pytest.fixture(scope="module")
-def limited_worker(celery_env, tmp_path_factory):
+@pytest.fixture(scope="module", params=["gevent", "prefork"])
+def limited_worker(request, celery_env, tmp_path_factory):
+    # Celery raises the soft limit itself under prefork; under gevent the run does (vingine.concurrency).
     process = start_worker(
-        celery_env, tmp_path_factory.mktemp("worker"), concurrency=1, WORKFLOW_RUN_TIME_LIMIT=str(TIME_LIMIT)
+        celery_env,
+        tmp_path_factory.mktemp("worker"),
+        pool=request.param,
+        concurrency=1,
+        WORKFLOW_RUN_TIME_LIMIT=str(TIME_LIMIT),
     )
     try:
         yield process

@@ -23,9 +23,23 @@ RUN_DEADLINE = 30.0  # seconds
 
 @pytest.fixture(scope="module")
 def hook_worker(celery_env, tmp_path_factory):
-    """One pool process, so the process running a run is the one to kill; allowed to reach 127.0.0.1."""
+    """A worker allowed to reach 127.0.0.1."""
+    process = start_worker(celery_env, tmp_path_factory.mktemp("worker"), WORKFLOW_HTTP_ALLOWED_HOSTS="127.0.0.1")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def prefork_worker(celery_env, tmp_path_factory):
+    """One pool process on the prefork pool, so the process running a run is the one to kill."""
     process = start_worker(
-        celery_env, tmp_path_factory.mktemp("worker"), concurrency=1, WORKFLOW_HTTP_ALLOWED_HOSTS="127.0.0.1"
+        celery_env,
+        tmp_path_factory.mktemp("worker"),
+        pool="prefork",
+        concurrency=1,
+        WORKFLOW_HTTP_ALLOWED_HOSTS="127.0.0.1",
     )
     try:
         yield process
@@ -96,22 +110,22 @@ def test_a_scheduled_webhook_workflow_shows_each_step_and_attempt(
 
 
 def test_a_worker_process_killed_mid_run_leaves_the_run_lost_never_stuck_or_run_twice(
-    transactional_db, hook_worker, alice, make_workflow, webhook, settings
+    transactional_db, prefork_worker, alice, make_workflow, webhook, settings
 ):
     steps = [
         {"type": "http", "url": webhook.url("/started"), "body": {"run": "{{input}}"}},
         {"type": "python", "callable": "sleep", "seconds": 60},
     ]
     workflow = make_workflow(alice, "e2e-killed", steps=steps)
-    log_offset = hook_worker.log_size()
+    log_offset = prefork_worker.log_size()
     run = run_enqueue(workflow=workflow, owner=alice, trigger=Run.Trigger.MANUAL, input_text="cats")
     not_claimed = f"run {run.id} not claimed"
 
     wait_until(
-        lambda: webhook.hits("/started"), timeout=RUN_DEADLINE, what="the run's first step", watch=(hook_worker,)
+        lambda: webhook.hits("/started"), timeout=RUN_DEADLINE, what="the run's first step", watch=(prefork_worker,)
     )
     assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
-    [pool_process] = child_pids(hook_worker.popen.pid)
+    [pool_process] = child_pids(prefork_worker.popen.pid)
     os.kill(pool_process, signal.SIGKILL)
 
     # The worker's main process sees its pool process die under the run and records the run as
@@ -120,7 +134,7 @@ def test_a_worker_process_killed_mid_run_leaves_the_run_lost_never_stuck_or_run_
         lambda: Run.objects.get(pk=run.pk).status != Run.Status.RUNNING,
         timeout=RUN_DEADLINE,
         what="the run to end",
-        watch=(hook_worker,),
+        watch=(prefork_worker,),
     )
     run.refresh_from_db()
     assert (run.status, run.reason) == (Run.Status.FAILED, Run.Reason.LOST)
@@ -132,6 +146,6 @@ def test_a_worker_process_killed_mid_run_leaves_the_run_lost_never_stuck_or_run_
     # The request says which run it belongs to: a receiver can deduplicate on it.
     assert started.headers["Idempotency-Key"] == started.headers["X-Vingine-Run-Id"] == str(run.id)
     assert started.headers["X-Vingine-Trigger"] == "manual"
-    assert hook_worker.running
+    assert prefork_worker.running
     # Acknowledged, not handed out again: no delivery finds the run taken.
-    assert not_claimed not in hook_worker.log_text(log_offset)
+    assert not_claimed not in prefork_worker.log_text(log_offset)

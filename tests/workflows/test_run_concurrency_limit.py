@@ -2,11 +2,16 @@
 another user's runs are not held back by that backlog."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from cronjobs import schedules
+from cronjobs.claims import claim_due_jobs
+from cronjobs.models import CronJob
 from workflows import dispatch
 from workflows.models import Run, RunLimit
 from workflows.runs import run_execute
@@ -94,7 +99,8 @@ def test_an_operator_can_raise_or_lower_one_users_limit(db, workflow, broker):
     assert len(dispatch.runs_dispatch([run.id for run in queued(workflow, 7)])) == 5
 
     RunLimit.objects.filter(owner=workflow.owner).update(max_concurrent_runs=1)
-    Run.objects.filter(published_at__isnull=False).update(status=Run.Status.SUCCEEDED)  # those five ended
+    # Those five ended.
+    Run.objects.filter(published_at__isnull=False).update(status=Run.Status.SUCCEEDED, finished_at=timezone.now())
     assert dispatch.runs_release([workflow.owner.pk]) == 1
 
 
@@ -104,7 +110,9 @@ def test_the_sweeper_hands_over_held_runs_once_there_is_room(db, workflow, broke
     assert dispatch.runs_release() == 0  # no room: three are handed over and unfinished
 
     # One ends without its worker handing anything over (say the reaper failed it as lost).
-    Run.objects.filter(id=runs[0].id).update(status=Run.Status.FAILED, reason=Run.Reason.LOST)
+    Run.objects.filter(id=runs[0].id).update(
+        status=Run.Status.FAILED, reason=Run.Reason.LOST, finished_at=timezone.now()
+    )
 
     assert dispatch.runs_release() == 1
     runs[3].refresh_from_db()
@@ -187,3 +195,28 @@ def test_the_admin_says_why_a_run_waits_and_sets_a_users_limit(db, admin_client,
     assert dispatch.runs_release([workflow.owner.pk]) == 1
     runs[-1].refresh_from_db()
     assert runs[-1].wait_reason == "" and runs[-1].published_at is not None
+
+
+def test_beat_hands_over_a_slots_runs_within_the_limit_and_holds_the_rest(db, workflow, make_job, broker):
+    jobs = [make_job(workflow, schedules.interval_spec(seconds=60), job_id=f"job-{i}") for i in range(5)]
+    slot = timezone.now() + timedelta(seconds=5)
+    CronJob.objects.filter(pk__in=[job.pk for job in jobs]).update(next_fire_at=slot)
+
+    claimed, handed_over = claim_due_jobs(timezone.now(), slot)  # claimed ahead of the slot
+
+    assert claimed == 5 and len(handed_over) == LIMIT
+    runs = Run.objects.filter(job__in=jobs)
+    assert sorted(runs.values_list("published_at", flat=True).exclude(published_at=None)) == [slot] * LIMIT
+    assert runs.filter(published_at=None, wait_reason=Run.WaitReason.CONCURRENCY_LIMIT).count() == 2
+
+
+def test_a_held_run_is_not_handed_over_before_its_slot(db, workflow, make_job, broker):
+    RunLimit.objects.create(owner=workflow.owner, max_concurrent_runs=1)
+    jobs = [make_job(workflow, schedules.interval_spec(seconds=60), job_id=f"job-{i}") for i in range(2)]
+    slot = timezone.now() + timedelta(seconds=30)
+    CronJob.objects.filter(pk__in=[job.pk for job in jobs]).update(next_fire_at=slot)
+    claim_due_jobs(timezone.now(), slot)
+    Run.objects.filter(published_at=slot).update(status=Run.Status.SUCCEEDED, finished_at=timezone.now())
+
+    assert dispatch.runs_release() == 0  # room, but its slot is still to come
+    assert sent_ids(broker) == []

@@ -13,6 +13,11 @@ MAX_RETRIES = 10
 MAX_DEPTH = 32
 
 
+def may_wait(steps: list[dict]) -> bool:
+    """Whether running these (valid) steps may wait on the network or a sleep."""
+    return any(STEP_TYPES[step["type"]].may_wait(step) for step in steps)
+
+
 def _validate_common(step: dict) -> str | None:
     retries = step.get("retries", 0)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:

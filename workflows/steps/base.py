@@ -52,5 +52,9 @@ class StepType(Protocol):
     def validate(self, step: dict) -> str | None:
         """The problem with this step's definition (without the step index), or None."""
 
+    def may_wait(self, step: dict) -> bool:
+        """Whether running it may wait on something (the network, a sleep): the run then gives its
+        database connection back for the time being."""
+
     def run(self, step: dict, previous: Any, input_text: str, context: StepContext) -> Any:
         """The step's output; raises StepFailed (or StepMayRetry) when it cannot produce one."""

@@ -178,6 +178,10 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
+def may_wait(step: dict) -> bool:
+    return True
+
+
 def run(step: dict, previous: Any, input_text: str, context: StepContext) -> dict:
     """Send the request; the output is ``{"status_code", "body"}`` (plus ``body_truncated``)."""
     # The step's timeout, or less when the run's time limit comes first.

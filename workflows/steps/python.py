@@ -17,19 +17,21 @@ MAX_SLEEP_SECONDS = 300
 
 
 class Registered:
-    def __init__(self, fn: Callable[..., Any], validate: Callable[[dict], str | None] | None):
+    def __init__(self, fn: Callable[..., Any], validate: Callable[[dict], str | None] | None, waits: bool):
         self.fn = fn
         self.validate = validate or (lambda params: None)
+        self.waits = waits
 
 
 REGISTRY: dict[str, Registered] = {}
 
 
-def register(name: str, *, validate: Callable[[dict], str | None] | None = None):
-    """Register ``fn`` under ``name``; ``validate(step)`` returns a problem to refuse the step with."""
+def register(name: str, *, validate: Callable[[dict], str | None] | None = None, waits: bool = True):
+    """Register ``fn`` under ``name``; ``validate(step)`` returns a problem to refuse the step with.
+    ``waits=False`` says it never waits on anything (no network, no sleep)."""
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY[name] = Registered(fn, validate)
+        REGISTRY[name] = Registered(fn, validate, waits)
         return fn
 
     return decorator
@@ -46,6 +48,10 @@ def validate(step: dict) -> str | None:
     return registered.validate(step)
 
 
+def may_wait(step: dict) -> bool:
+    return REGISTRY[step["callable"]].waits
+
+
 def run(step: dict, previous: Any, input_text: str, context: StepContext) -> Any:
     return REGISTRY[step["callable"]].fn(previous=previous, input=input_text, step=step)
 
@@ -53,7 +59,7 @@ def run(step: dict, previous: Any, input_text: str, context: StepContext) -> Any
 # --- the callables every installation has, for smoke tests ----------------------------------------
 
 
-@register("echo")
+@register("echo", waits=False)
 def echo(*, previous: Any, input: str, step: dict) -> Any:
     return previous
 
@@ -79,6 +85,6 @@ def _validate_fail(step: dict) -> str | None:
     return None
 
 
-@register("fail", validate=_validate_fail)
+@register("fail", validate=_validate_fail, waits=False)
 def fail(*, previous: Any, input: str, step: dict) -> Any:
     raise StepFailed(step.get("message") or "Step failed on purpose")

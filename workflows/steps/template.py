@@ -20,5 +20,9 @@ def validate(step: dict) -> str | None:
     return placeholder_problem(template, "template")
 
 
+def may_wait(step: dict) -> bool:
+    return False
+
+
 def run(step: dict, previous: Any, input_text: str, context: StepContext) -> str:
     return substitute(step["template"], previous=previous, input_text=input_text)
