@@ -40,7 +40,8 @@ test: install test-client
 	@# make run's default database is SQLite: the scheduler's claims must work there too.
 	DATABASE_URL=sqlite:///$(CURDIR)/.test-sqlite.sqlite3 REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q \
 		tests/cronjobs/test_scheduler_claims.py tests/cronjobs/test_scheduler_lookahead.py \
-		tests/cronjobs/test_scheduler_sweeper.py tests/cronjobs/test_scheduler_tick.py
+		tests/cronjobs/test_scheduler_sweeper.py tests/cronjobs/test_scheduler_tick.py \
+		tests/workflows/test_run_execute.py tests/workflows/test_run_concurrency_limit.py
 
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m "not e2e"
@@ -60,8 +61,12 @@ test-client: install
 	cd clients/nextjs && npm ci --prefer-offline --no-audit --no-fund && \
 		DATABASE_URL=$(CLIENT_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) npm test
 
+# Beat: the stock DatabaseScheduler against ours (BENCH_ARGS). Runs: ours against bare Celery doing a
+# run's minimum, on the same pool and processes (BENCH_RUNS_ARGS, e.g. "--cases echo,http").
+BENCH_RUNS_ARGS ?=
 bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench_runs.py $(BENCH_RUNS_ARGS)
 
 chaos: install
 	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)

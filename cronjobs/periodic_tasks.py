@@ -3,9 +3,9 @@ and what the stock ``DatabaseScheduler`` reads when it is chosen for comparison 
 
 Our beat (``cronjobs.beat``) fires jobs by their own ``next_fire_at`` and never reads these rows;
 they mirror the job. ``write_periodic_task`` brings a job's row in line with the job and
-``delete_periodic_task`` removes it; both run in the transaction that changes the job. Rows are
-written with ``.save()``/``.delete()``: django-celery-beat's own signals then bump its change
-marker, which is how the stock scheduler learns it must reload.
+``delete_periodic_task`` removes it; both run in the transaction that changes the job, and bump
+django-celery-beat's change marker (how the stock scheduler learns it must reload) when that
+scheduler is the configured one.
 
 The cron expression is stored as celery crontab fields, for reading only: celery's crontab ANDs a
 restricted day-of-month with a restricted day-of-week where cron ORs them, and handles DST gaps
@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 
 from celery.schedules import ParseException, crontab_parser
 from cronsim import CronSim
-from django.db import IntegrityError
+from django.conf import settings
+from django.db import IntegrityError, connection
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from vingine.errors import Conflict
 from workflows.models import Run
@@ -34,25 +35,30 @@ from .models import CronJob
 logger = logging.getLogger(__name__)
 
 FIRE_TASK = "cronjobs.tasks.fire_job"
+STOCK_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # (celery crontab_parser max, min) per field, in cron order.
 CELERY_RANGES = ((60, 0), (24, 0), (31, 1), (12, 1), (7, 0))
 
 
-def write_periodic_task(job: CronJob, *, now: datetime) -> PeriodicTask:
+def write_periodic_task(job: CronJob, *, now: datetime) -> None:
     """Create or update the job's PeriodicTask to match the job (schedule, zone, paused); set it on
-    ``job.periodic_task``. Conflict when an operator's own task already has the job's name."""
-    task = job.periodic_task if job.periodic_task_id else None
-    if task is None:
-        if PeriodicTask.objects.filter(name=job.job_id).exists():
-            raise Conflict(f"job_id '{job.job_id}' is taken by an operator's periodic task; choose another job_id")
-        task = PeriodicTask(name=job.job_id, task=FIRE_TASK)
-    task.kwargs = json.dumps({"job_id": job.job_id})
-    task.enabled = not job.paused
-    task.no_changes = False  # make the save signal tell the stock scheduler to reload
-    task.description = f"Workflow {job.workflow.workflow_id} for user {job.owner.get_username()}"
+    ``job.periodic_task``. Conflict when an operator's own task already has the job's name.
+
+    Written with one INSERT or UPDATE, not ``PeriodicTask.save()``: its validation and its signals'
+    change marker cost most of a job write, and only the stock scheduler reads the marker, so it is
+    bumped only when that scheduler is the one configured (``_tell_the_stock_scheduler``).
+    """
+    values = {
+        "kwargs": json.dumps({"job_id": job.job_id}),
+        "enabled": not job.paused,
+        "description": f"Workflow {job.workflow.workflow_id} for user {job.owner.get_username()}",
+        "crontab": None,
+        "interval": None,
+        "date_changed": now,
+    }
     if job.schedule_type == schedules.ScheduleType.CRON:
         minute, hour, day, month, dow = crontab_fields(job.cron_expression)
-        task.crontab = _shared_row(
+        values["crontab"] = _shared_row(
             CrontabSchedule,
             minute=minute,
             hour=hour,
@@ -61,24 +67,45 @@ def write_periodic_task(job: CronJob, *, now: datetime) -> PeriodicTask:
             day_of_week=dow,
             timezone=job.timezone,
         )
-        task.interval = None
     else:
-        task.interval = _shared_row(IntervalSchedule, every=job.interval_seconds, period=IntervalSchedule.SECONDS)
-        task.crontab = None
+        values["interval"] = _shared_row(IntervalSchedule, every=job.interval_seconds, period=IntervalSchedule.SECONDS)
     # The stock scheduler counts the next fire from last_run_at: the job's latest slot boundary, so
-    # that a new or resumed schedule neither fires early nor replays what it missed.
-    if job.interval_seconds:
+    # that a new or resumed schedule neither fires early nor replays what it missed. A disabled task
+    # has none (as PeriodicTask.save() leaves it).
+    if job.paused:
+        values["last_run_at"] = None
+    elif job.interval_seconds:
         every = timedelta(seconds=job.interval_seconds)
-        task.last_run_at = job.anchor + every * max(0, (now - job.anchor) // every)
+        values["last_run_at"] = job.anchor + every * max(0, (now - job.anchor) // every)
     else:
-        task.last_run_at = now
-    task.save()
-    job.periodic_task = task
-    return task
+        values["last_run_at"] = now
+    if job.periodic_task_id is None:
+        if PeriodicTask.objects.filter(name=job.job_id).exists():
+            raise Conflict(f"job_id '{job.job_id}' is taken by an operator's periodic task; choose another job_id")
+        task = PeriodicTask(name=job.job_id, task=FIRE_TASK, **values)
+        PeriodicTask.objects.bulk_create([task])
+        job.periodic_task = task
+    else:
+        PeriodicTask.objects.filter(pk=job.periodic_task_id).update(**values)
+    _tell_the_stock_scheduler()
 
 
 def delete_periodic_task(job: CronJob) -> None:
-    PeriodicTask.objects.filter(pk=job.periodic_task_id).delete()
+    # A plain DELETE: a model or queryset delete sends django-celery-beat's signals and looks for the
+    # job that protects the row, which is being deleted already.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {connection.ops.quote_name(PeriodicTask._meta.db_table)} WHERE id = %s",
+            [job.periodic_task_id],
+        )
+    _tell_the_stock_scheduler()
+
+
+def _tell_the_stock_scheduler() -> None:
+    """Bump django-celery-beat's change marker, which its DatabaseScheduler polls to reload every
+    row, when that scheduler is the configured one (BEAT_SCHEDULER, read by every process)."""
+    if settings.CELERY_BEAT_SCHEDULER == STOCK_SCHEDULER:
+        PeriodicTasks.update_changed()
 
 
 @receiver(post_delete, sender=CronJob)

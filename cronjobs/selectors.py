@@ -10,7 +10,11 @@ from workflows.models import Run
 
 from .models import CronJob
 
-JOB_RELATED = ("owner", "workflow", "periodic_task__crontab", "periodic_task__interval")
+JOB_RELATED = ("owner", "workflow")  # what a job's answer shows
+
+
+def _jobs() -> QuerySet[CronJob]:
+    return CronJob.objects.select_related(*JOB_RELATED)
 
 
 def with_last_run(jobs: QuerySet[CronJob]) -> QuerySet[CronJob]:
@@ -28,16 +32,19 @@ def with_last_run(jobs: QuerySet[CronJob]) -> QuerySet[CronJob]:
 
 def job_list(*, user: AbstractBaseUser | None = None) -> QuerySet[CronJob]:
     """The user's jobs; every job when ``user`` is None (operators)."""
-    jobs = with_last_run(CronJob.objects.select_related(*JOB_RELATED))
+    jobs = with_last_run(_jobs())
     return jobs if user is None else jobs.filter(owner=user)
 
 
-def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", lock: bool = False) -> CronJob:
+def job_get_for(
+    *, user: AbstractBaseUser, job_id: str, action: str = "access", lock: bool = False, last_run: bool = True
+) -> CronJob:
     """The job, if ``user`` may act on it: 404 if it does not exist, 403 if someone else owns it.
 
     With ``lock`` the job and its PeriodicTask rows are locked for the caller's transaction. The
     schedule rows are then read after the lock is held: a join read before it could miss a
-    schedule that the transaction we waited for had just created.
+    schedule that the transaction we waited for had just created. ``last_run`` reads the newest
+    run's time and status too, for an answer that shows the job.
     """
     if "\x00" in job_id:
         # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
@@ -47,7 +54,9 @@ def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", 
             of=("self", "periodic_task")
         )
     else:
-        jobs = with_last_run(CronJob.objects.select_related(*JOB_RELATED))
+        jobs = _jobs()
+        if last_run:
+            jobs = with_last_run(jobs)
     job = jobs.filter(job_id=job_id).first()
     if job is None:
         raise NotFound(f"Job {job_id} not found")
@@ -59,4 +68,4 @@ def job_get_for(*, user: AbstractBaseUser, job_id: str, action: str = "access", 
 def run_page_for_job(*, job: CronJob, page: Page) -> tuple[list[Run], int]:
     """One page of the job's runs, newest first, and how many it has in all."""
     runs = list(page.of(job.runs.select_related("job", "workflow", "owner").order_by("-created_at", "-pk")))
-    return runs, job.runs.count()
+    return runs, page.total(runs, job.runs)

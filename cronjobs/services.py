@@ -86,8 +86,10 @@ def job_upsert(
             "choose another job_id"
         )
 
-    # Serialise this owner's writes so two concurrent creates cannot both pass the quota check.
-    get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).first()
+    if existing is None:
+        # Serialise this owner's creates so two at once cannot both pass the quota check (after the
+        # job id's lock, as every create takes them).
+        lock_for_transaction(f"jobs-of-user:{owner.pk}")
     if existing is None and CronJob.objects.filter(owner=owner).count() >= settings.CRON_MAX_JOBS_PER_USER:
         raise InvalidInput(
             f"You have reached the limit of {settings.CRON_MAX_JOBS_PER_USER} jobs; "
@@ -114,6 +116,8 @@ def job_upsert(
         _drop_prepared(existing)
     write_periodic_task(job, now=now)
     job.save()
+    if existing is None:
+        job.last_run_at, job.last_run_status = None, None  # a new job has no runs: nothing to read back
     return job
 
 
@@ -167,7 +171,7 @@ def job_delete(*, user: AbstractBaseUser, job_id: str) -> None:
 
 def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
     """Run the job's workflow now, outside its schedule."""
-    job = job_get_for(user=user, job_id=job_id, action="trigger")
+    job = job_get_for(user=user, job_id=job_id, action="trigger", last_run=False)
     return run_enqueue(
         workflow=job.workflow, owner=job.owner, job=job, trigger=Run.Trigger.MANUAL, input_text=job.input_text
     )

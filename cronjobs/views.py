@@ -63,7 +63,8 @@ class CronJobViewSet(viewsets.ViewSet):
     def list_mine(self, request: Request) -> Response:
         page = page_from(request, default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX)
         jobs = selectors.job_list(user=request.user)
-        return success(JobList, user_id=request.user.username, total_jobs=jobs.count(), jobs=page.of(jobs))
+        shown = list(page.of(jobs))
+        return success(JobList, user_id=request.user.username, total_jobs=page.total(shown, jobs), jobs=shown)
 
     @extend_schema(
         tags=["jobs"],
@@ -78,7 +79,8 @@ class CronJobViewSet(viewsets.ViewSet):
     def list_all(self, request: Request) -> Response:
         page = page_from(request, default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
         jobs = selectors.job_list()
-        return success(AllJobList, total_jobs=jobs.count(), jobs=page.of(jobs))
+        shown = list(page.of(jobs))
+        return success(AllJobList, total_jobs=page.total(shown, jobs), jobs=shown)
 
     @extend_schema(
         tags=["jobs"],
@@ -190,7 +192,7 @@ class CronJobViewSet(viewsets.ViewSet):
         responses={200: JobRunList, **error_responses(400, 401, 403, 404, examples=examples.job_errors("access"))},
     )
     def runs(self, request: Request, job_id: str) -> Response:
-        job = selectors.job_get_for(user=request.user, job_id=job_id)
+        job = selectors.job_get_for(user=request.user, job_id=job_id, last_run=False)
         page = page_from(request, default=50, maximum=settings.RUNS_PAGE_MAX)
         runs, total = selectors.run_page_for_job(job=job, page=page)
         return success(JobRunList, job_id=job.job_id, total_runs=total, runs=runs)

@@ -316,7 +316,8 @@ class Chaos:
     def process(self, name: str) -> Process:
         celery = [str(BIN / "celery"), "-A", "vingine"]
         args = {
-            "web": [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"],
+            "web": [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2"]
+            + ["--worker-class", "gthread", "--threads", "4"],
             "beat-1": [*celery, "beat", "--schedule", str(self.folder / "beat-1.db")],
             "beat-2": [*celery, "beat", "--schedule", str(self.folder / "beat-2.db")],
             "worker-1": [*celery, "worker", "-n", "chaos-1@localhost", *self.pool],

@@ -47,6 +47,9 @@ import httpx
 from processes import Process  # scripts/, this script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
+# The web tier's CPU per request measured by this script before the API's paths were cut (66 CPU-s
+# for 5,762 requests, docs/performance.md), shown beside each run's own figure.
+WEB_CPU_BEFORE_MS = 11.5
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 DATABASE_URL = os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vingine_load")
@@ -127,7 +130,8 @@ class Stack:
         self.processes.append(
             Process(
                 "web",
-                [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", "127.0.0.1:0", "--workers", str(self.web_workers)],
+                [str(BIN / "gunicorn"), "vingine.wsgi", "--bind", "127.0.0.1:0", "--workers", str(self.web_workers)]
+                + ["--worker-class", "gthread", "--threads", "4"],
                 env=env,
                 logs=self.logs,
             ).start()
@@ -533,6 +537,12 @@ def report(base: Stats, load: Stats, clients: int) -> tuple[int, int, int]:
         f"CPU seconds used during the load ({load.seconds:.0f} s on {os.cpu_count()} cores): {ours};"
         f" the whole machine {machine:.0f} (PostgreSQL and any other work included)."
     )
+    if every_load:
+        per_request = 1000 * load.cpu.get("web", 0.0) / len(every_load)
+        print(
+            f"Web CPU per request: {per_request:.1f} ms ({len(every_load)} requests);"
+            f" before the API's read and write paths were cut (2026-12): {WEB_CPU_BEFORE_MS} ms."
+        )
     for line in base.unexpected + load.unexpected:
         print(f"  unexpected: {line}")
     return totals["5xx"], totals["conn"], totals["4xx"]

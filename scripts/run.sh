@@ -132,7 +132,9 @@ case "$BIND_HOST" in
   *) url="http://$bind" ;;
 esac
 
-start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY:-2}" --access-logfile -
+# Threads keep clients' connections alive between requests (a sync worker closes each one).
+start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY:-2}" --worker-class gthread \
+  --threads "${WEB_THREADS:-4}" --access-logfile -
 # Runs wait on the network (webhooks), so each worker process runs many at once on the gevent pool;
 # one process per core uses every core (docs/operations.md, Workers).
 worker_processes=${WORKER_PROCESSES:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}

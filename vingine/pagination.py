@@ -18,6 +18,13 @@ class Page:
         """The page's slice of a queryset (or list)."""
         return items[self.offset : self.offset + self.limit]
 
+    def total(self, shown: list, items) -> int:
+        """How many ``items`` there are in all, given the page of them ``shown``: counted only when
+        the page cannot tell (it is full, or empty past the first page)."""
+        if len(shown) < self.limit and (shown or self.offset == 0):
+            return self.offset + len(shown)
+        return items.count()
+
 
 def _number(request: Request, name: str, *, default: int, minimum: int, maximum: int) -> int:
     raw = request.query_params.get(name)

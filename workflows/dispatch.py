@@ -55,15 +55,15 @@ NOT_HANDED_OVER = Q(status=Run.Status.QUEUED, published_at__isnull=True, finishe
 Messages = dict[str, list[tuple[str, tuple]]]  # run id → the broker commands that send it
 
 
-def publish_on_commit(run: Run) -> None:
-    """Hand the run to the workers once the current transaction commits (at once outside of one)."""
-    # Sending inside the transaction could let a worker look for a row it cannot see yet.
-    transaction.on_commit(lambda: _dispatch_now(run))
+def send_on_commit(run: Run) -> None:
+    """Send the message of a run handed over in the current transaction once it commits (at once
+    outside of one): sent inside it, a worker could look for a row it cannot see yet."""
+    transaction.on_commit(lambda: _send_now(run))
 
 
-def _dispatch_now(run: Run) -> None:
+def _send_now(run: Run) -> None:
     try:
-        handed_over = runs_dispatch([run.id], retry=True)
+        _send([run.id], {}, retry=True)
     except OperationalError as exc:
         # The row is committed but no worker will ever hear of it: say so in the run instead of
         # leaving it queued for ever, and tell the caller to retry.
@@ -75,7 +75,6 @@ def _dispatch_now(run: Run) -> None:
             status=run.status, finished_at=run.finished_at, error=run.error, reason=run.reason, published_at=None
         )
         raise QueueUnavailable("The task queue is unreachable; the run was recorded as failed. Try again shortly.")
-    run.wait_reason = "" if handed_over else HELD
 
 
 def max_concurrent(owner_ids: Iterable[int]) -> dict[int, int]:
@@ -98,6 +97,9 @@ def in_flight(owner_ids: Iterable[int]) -> dict[int, int]:
 
 def room(owner_ids: list[int]) -> dict[int, int]:
     """How many more runs each owner may have handed over now (zero or less: none)."""
+    if len(owner_ids) == 1:  # an API call's run: one statement
+        [owner] = owner_ids
+        return {owner: run_sql.room(owner, default_limit=settings.RUN_MAX_CONCURRENT_PER_USER)}
     limits, used = max_concurrent(owner_ids), in_flight(owner_ids)
     return {owner: limits[owner] - used[owner] for owner in owner_ids}
 

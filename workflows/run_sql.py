@@ -180,16 +180,22 @@ def _hand_over_sql(vendor: str) -> str:
     )
 
 
+def room(owner_id: int, *, default_limit: int) -> int:
+    """How many more runs of the owner their limit lets be handed over now (zero or less: none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_room_sql(connection.vendor), [owner_id, default_limit, owner_id])
+        return cursor.fetchone()[0]
+
+
 def hand_over_held(owner_id: int, *, default_limit: int, now: datetime) -> list[uuid.UUID]:
     """Mark the owner's oldest held runs handed over (those whose slot, if any, has come), as many as
     their limit has room for now; return their ids. Call inside a transaction: the owner's lock
     (which every dispatcher takes before it counts) is held until it ends, so the count stays true
     until the commit."""
     lock_keys_for_transaction([f"runs-of-user:{owner_id}"])
+    free = room(owner_id, default_limit=default_limit)
+    if free <= 0:
+        return []
     with connection.cursor() as cursor:
-        cursor.execute(_room_sql(connection.vendor), [owner_id, default_limit, owner_id])
-        room = cursor.fetchone()[0]
-        if room <= 0:
-            return []
-        cursor.execute(_hand_over_sql(connection.vendor), [_time(now), owner_id, _time(now), room])
+        cursor.execute(_hand_over_sql(connection.vendor), [_time(now), owner_id, _time(now), free])
         return [Run._meta.pk.to_python(row[0]) for row in cursor.fetchall()]

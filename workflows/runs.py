@@ -43,8 +43,10 @@ def run_enqueue(
     job: "CronJob | None" = None,
     scheduled_for: datetime | None = None,
 ) -> Run:
-    """Record a queued run and hand it to a worker once the row is committed."""
+    """Record a queued run, handed over to the workers (its message sent once the row is committed)
+    if its owner's concurrency limit has room, else held until it has."""
     with transaction.atomic():
+        [handed_over] = dispatch.admit([owner.pk])
         run = Run.objects.create(
             workflow=workflow,
             owner=owner,
@@ -52,8 +54,11 @@ def run_enqueue(
             trigger=trigger,
             scheduled_for=scheduled_for,
             input_text=input_text,
+            published_at=timezone.now() if handed_over else None,
+            wait_reason="" if handed_over else Run.WaitReason.CONCURRENCY_LIMIT,
         )
-        dispatch.publish_on_commit(run)
+        if handed_over:
+            dispatch.send_on_commit(run)
     return run
 
 

@@ -55,7 +55,8 @@ class WorkflowViewSet(viewsets.ViewSet):
     def list_mine(self, request: Request) -> Response:
         page = page_from(request, default=settings.WORKFLOWS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
         workflows = selectors.workflow_list(user=request.user)
-        return success(WorkflowList, total_workflows=workflows.count(), workflows=page.of(workflows))
+        shown = list(page.of(workflows))
+        return success(WorkflowList, total_workflows=page.total(shown, workflows), workflows=shown)
 
     @extend_schema(
         tags=["workflows"],

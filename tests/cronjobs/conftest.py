@@ -18,6 +18,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture
+def stock_scheduler(settings):
+    """Beat runs django-celery-beat's DatabaseScheduler (BEAT_SCHEDULER), which reloads on its
+    change marker."""
+    settings.CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+@pytest.fixture
 def bob_api(client_for, bob):
     return client_for(bob)
 

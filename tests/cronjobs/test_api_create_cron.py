@@ -104,7 +104,7 @@ def test_it_writes_the_periodic_task_beat_reads(api, workflow):
     assert str(crontab.timezone) == "UTC"
 
 
-def test_it_tells_beat_that_the_schedule_changed(api, workflow):
+def test_it_tells_the_stock_scheduler_that_the_schedule_changed(api, workflow, stock_scheduler):
     before = PeriodicTasks.last_change()
 
     post_cron(api)

@@ -38,7 +38,7 @@ def test_it_deletes_the_periodic_task_so_beat_stops_firing(api, cron_job):
     assert not PeriodicTask.objects.filter(pk=task_pk).exists()
 
 
-def test_it_tells_beat_that_the_schedule_changed(api, cron_job):
+def test_it_tells_the_stock_scheduler_that_the_schedule_changed(api, cron_job, stock_scheduler):
     before = PeriodicTasks.last_change()
 
     api.delete("/api/cron/jobs/daily-video-generation")

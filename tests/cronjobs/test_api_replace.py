@@ -119,7 +119,7 @@ def test_it_keeps_the_beat_row_pointing_at_the_job(api, cron_job):
     assert task.name == cron_job.periodic_task.name
 
 
-def test_it_tells_beat_about_the_replacement(api, cron_job):
+def test_it_tells_the_stock_scheduler_about_the_replacement(api, cron_job, stock_scheduler):
     before = PeriodicTasks.last_change()
 
     post_cron(api, cron_expression="0 10 * * *")

@@ -122,7 +122,11 @@ class WebProcess(CeleryProcess):
 
     def __init__(self, *, env: dict[str, str], log_path: Path):
         super().__init__(
-            "web", ["--bind", "127.0.0.1:0", "--workers", "2", "--access-logfile", "-"], env=env, log_path=log_path
+            "web",
+            ["--bind", "127.0.0.1:0", "--workers", "2", "--worker-class", "gthread", "--threads", "4"]
+            + ["--access-logfile", "-"],
+            env=env,
+            log_path=log_path,
         )
 
     def base_url(self) -> str | None:
