@@ -19,6 +19,7 @@ from django.conf import settings
 
 from cronjobs import schedules
 from cronjobs import services as cron
+from cronjobs.claims import LOOKAHEAD
 from cronjobs.models import CronJob
 from workflows.dispatch import SWEEP_AFTER
 from workflows.models import Run
@@ -61,14 +62,16 @@ def make_jobs(owner, workflow, count: int) -> list:
     ]
 
 
-def stop_firing_and_drain(jobs, beats) -> None:
-    """Pause the jobs (what a pause writes), then wait until every queued run has been published:
-    a beat stopped right after a commit leaves its last runs to the sweeper."""
+def stop_firing_and_drain(jobs, beats, queue) -> None:
+    """Pause the jobs (what a pause writes), then wait until every queued run has been sent: a run
+    claimed ahead is sent at its slot (up to LOOKAHEAD later), and a beat stopped right after a
+    commit leaves its last runs to the sweeper."""
     CronJob.objects.filter(pk__in=[job.pk for job in jobs]).update(paused=True, next_fire_at=None)
+    queued = Run.objects.filter(job__in=jobs, status=Run.Status.QUEUED)
     wait_until(
-        lambda: not Run.objects.filter(job__in=jobs, status=Run.Status.QUEUED, published_at__isnull=True).exists(),
-        timeout=SWEEP_AFTER.total_seconds() + 30,
-        what="every queued run to be published",
+        lambda: {str(run_id) for run_id in queued.values_list("id", flat=True)} <= set(published_run_ids(queue)),
+        timeout=(LOOKAHEAD + SWEEP_AFTER).total_seconds() + 30,
+        what="every queued run to be sent",
         watch=beats,
         interval=0.5,
     )
@@ -110,7 +113,7 @@ def test_two_beats_fire_each_slot_once(transactional_db, start_beat, alice, work
     jobs = make_jobs(alice, workflow, 10)
 
     time.sleep(25)
-    stop_firing_and_drain(jobs, (first, second))
+    stop_firing_and_drain(jobs, (first, second), queue)
 
     total = assert_each_slot_recorded_once(jobs)
     assert total >= 10 * 15, total  # both beats stalled for ten seconds would show here
@@ -139,7 +142,7 @@ def test_a_beat_killed_mid_batch_loses_and_repeats_no_slot(
     restarted = start_beat(**UNLIMITED)
     wait_until(lambda: time.monotonic() - killed_at > 5, timeout=10, what="a few seconds", watch=(restarted,))
     # Runs the killed beat committed but had not published are the sweeper's to publish.
-    stop_firing_and_drain(jobs, (restarted,))
+    stop_firing_and_drain(jobs, (restarted,), queue)
 
     assert_each_slot_recorded_once(jobs)
     assert_every_queued_run_published_once(jobs, queue)
