@@ -164,6 +164,9 @@ class Receiver:
                 pass
 
         class Server(ThreadingHTTPServer):
+            # Hundreds of runs call at once: socketserver's default backlog of 5 would reset them.
+            request_queue_size = 1024
+
             def handle_error(self, request, client_address) -> None:
                 pass  # a worker killed mid-request resets its connection: expected here
 
