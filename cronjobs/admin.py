@@ -47,14 +47,42 @@ def trigger_jobs(modeladmin, request, queryset):
     _bulk(modeladmin, request, queryset, services.job_trigger, "triggered")
 
 
+@admin.action(description="Cancel the queued and running runs of selected jobs")
+def cancel_job_runs(modeladmin, request, queryset):
+    _bulk(modeladmin, request, queryset, services.job_cancel_runs, "had their runs cancelled")
+
+
+class PausedAfterFailures(admin.SimpleListFilter):
+    """Jobs that paused themselves (pause_after_failures), apart from those a person paused."""
+
+    title = "paused after failures"
+    parameter_name = "paused_after_failures"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Yes"), ("no", "No"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(paused=True).exclude(pause_reason="")
+        if self.value() == "no":
+            return queryset.filter(pause_reason="")
+        return queryset
+
+
 @admin.register(CronJob)
 class CronJobAdmin(admin.ModelAdmin):
     list_display = ("job_id", "owner", "workflow", "schedule_type", "schedule", "timezone", "paused", "updated_at")
     # Only users who own a job are offered, not every user of the app.
-    list_filter = ("paused", "schedule_type", ("owner", admin.RelatedOnlyFieldListFilter), "timezone")
+    list_filter = (
+        "paused",
+        PausedAfterFailures,
+        "schedule_type",
+        ("owner", admin.RelatedOnlyFieldListFilter),
+        "timezone",
+    )
     search_fields = ("job_id", "workflow__workflow_id", "owner__username")
     list_select_related = ("owner", "workflow")
-    actions = (pause_jobs, resume_jobs, trigger_jobs)
+    actions = (pause_jobs, resume_jobs, trigger_jobs, cancel_job_runs)
     # Schedules change only through the API and the actions above, so the job and its
     # PeriodicTask are always written together.
     readonly_fields = (
@@ -67,6 +95,9 @@ class CronJobAdmin(admin.ModelAdmin):
         "interval_seconds",
         "timezone",
         "paused",
+        "paused_at",
+        "pause_reason",
+        "pause_after_failures",
         "anchor",
         "periodic_task",
         "next_run",

@@ -64,6 +64,7 @@ from django.utils import timezone
 from vingine import heartbeat
 from workflows.dispatch import (
     Messages,
+    backfill_release,
     messages_send,
     resend_stale,
     runs_messages,
@@ -138,6 +139,7 @@ class JobScheduler(Scheduler):
         try:
             sweep_unpublished(timezone.now())
             runs_release()  # held runs whose owner has room again (normally their worker does it)
+            backfill_release()  # backfills whose turn has come (normally their last run's worker does it)
             resend_stale(timezone.now())
         except DatabaseError:
             raise

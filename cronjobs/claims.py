@@ -114,9 +114,11 @@ def _schedule_key(job: CronJob) -> tuple:
 
 
 def _busy(job_ids: list[int]) -> set[int]:
-    """Of these jobs, those with a run still queued or running (for the overlap policy skip)."""
+    """Of these jobs, those with a run still queued or running (for the overlap policy skip); a
+    backfill run waiting its turn does not count."""
     return set(
         Run.objects.filter(job_id__in=job_ids, status__in=(Run.Status.QUEUED, Run.Status.RUNNING))
+        .exclude(wait_reason=Run.WaitReason.BACKFILL)
         .values_list("job_id", flat=True)
         .distinct()
     )
@@ -140,7 +142,10 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
     worker must find the row).
     """
     until = max(until or now, now)
-    unfinished = Run.objects.filter(job=OuterRef("pk"), status__in=(Run.Status.QUEUED, Run.Status.RUNNING))
+    # A backfill run waiting its turn is not a run of the job's yet: it yields to the schedule.
+    unfinished = Run.objects.filter(job=OuterRef("pk"), status__in=(Run.Status.QUEUED, Run.Status.RUNNING)).exclude(
+        wait_reason=Run.WaitReason.BACKFILL
+    )
     ahead = (
         Q(next_fire_at__lte=until)
         & (Q(prepared_for__isnull=True) | Q(prepared_for__lte=now))

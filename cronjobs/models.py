@@ -27,6 +27,7 @@ class CronJob(models.Model):
         ALLOW = "allow"  # runs may overlap
 
     MAX_MISFIRE_GRACE_SECONDS = 24 * 3600
+    MAX_PAUSE_AFTER_FAILURES = 1000
 
     job_id = models.CharField(max_length=200, unique=True)  # one global namespace
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cronjobs")
@@ -54,6 +55,11 @@ class CronJob(models.Model):
     # ("missed") instead of run late.
     misfire_grace_seconds = models.PositiveIntegerField(default=60)
     overlap = models.CharField(max_length=8, choices=Overlap.choices, default=Overlap.SKIP)
+    # After this many consecutive failed runs the job pauses itself (0: never), saying why in
+    # pause_reason; resuming or replacing the job clears it.
+    pause_after_failures = models.PositiveIntegerField(default=0)
+    pause_reason = models.CharField(max_length=500, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from cronjobs.models import CronJob
 from vingine.fields import IdField, StrictCharField, StrictIntegerField
-from vingine.output import SuccessField, TimeField, ZonedTimeField
+from vingine.output import BlankAsNullCharField, SuccessField, TimeField, ZonedTimeField
 from workflows.models import Run
 from workflows.serializers import validate_input_size
 
@@ -22,6 +22,13 @@ class JobInput(serializers.Serializer):
         default=CronJob.Overlap.SKIP,
         error_messages={"invalid_choice": "overlap must be 'skip' or 'allow', not '{input}'"},
     )
+    pause_after_failures = StrictIntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=CronJob.MAX_PAUSE_AFTER_FAILURES,
+        help_text="Pause the job after this many consecutive failed runs (0: never).",
+    )
 
     def validate_input(self, value: str) -> str:
         return validate_input_size(value)
@@ -39,6 +46,18 @@ class IntervalInput(serializers.Serializer):
 
 class IntervalJobInput(JobInput, IntervalInput):
     pass
+
+
+class BackfillInput(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="ISO time with its offset; slots from here (included).")
+    end = serializers.DateTimeField(
+        help_text="ISO time with its offset, not in the future; slots up to here (included)."
+    )
+
+    def validate(self, attrs):
+        if attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError("start must not be after end")
+        return attrs
 
 
 class PreviewInput(serializers.Serializer):
@@ -75,6 +94,13 @@ class Job(serializers.Serializer):
         choices=CronJob.Overlap.values,
         help_text="skip: a slot due while the previous run is unfinished is skipped.",
     )
+    pause_after_failures = serializers.IntegerField(
+        help_text="The job pauses itself after this many consecutive failed runs (0: never)."
+    )
+    pause_reason = BlankAsNullCharField(
+        help_text="Why the job paused itself (after consecutive failures); null when paused by a person, or running."
+    )
+    paused_at = ZonedTimeField(allow_null=True, help_text="When the job was paused; null while it runs.")
     description = serializers.CharField(help_text='"At 09:00, Monday through Friday", "Every 1 hour 30 minutes"')
     last_run_time = ZonedTimeField(
         source="last_run_at",
@@ -122,6 +148,12 @@ class JobDone(serializers.Serializer):
 
 class JobTriggered(JobDone):
     run_id = serializers.UUIDField(help_text="The run just queued: GET /api/runs/{run_id}.")
+
+
+class JobBackfilled(JobDone):
+    runs_created = serializers.IntegerField(help_text="Runs recorded, one per slot that had none.")
+    slots_already_run = serializers.IntegerField(help_text="Slots in the range that already had a run.")
+    run_ids = serializers.ListField(child=serializers.UUIDField(), help_text="The runs recorded, oldest slot first.")
 
 
 class Preview(serializers.Serializer):

@@ -5,7 +5,9 @@ Beat fires by the job's ``next_fire_at``: every write that changes when a job fi
 same transaction, and beat reads it on its next tick.
 """
 
+import itertools
 import logging
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,8 +17,9 @@ from django.utils import timezone
 
 from vingine.errors import Forbidden, InvalidInput, NotFound
 from vingine.sql import lock_for_transaction
+from workflows.dispatch import backfill_release
 from workflows.models import Run, Workflow
-from workflows.runs import run_enqueue
+from workflows.runs import run_enqueue, runs_cancel
 
 from . import schedules
 from .models import CronJob
@@ -52,10 +55,13 @@ def job_upsert(
     spec: ScheduleSpec,
     misfire_grace_seconds: int = 60,
     overlap: str = CronJob.Overlap.SKIP,
+    pause_after_failures: int = 0,
 ) -> CronJob:
     """Create a job, or atomically replace the caller's job with the same id."""
     if overlap not in CronJob.Overlap.values:
         raise InvalidInput(f"overlap must be one of {', '.join(CronJob.Overlap.values)}")
+    if not 0 <= pause_after_failures <= CronJob.MAX_PAUSE_AFTER_FAILURES:
+        raise InvalidInput(f"pause_after_failures must be from 0 (never) to {CronJob.MAX_PAUSE_AFTER_FAILURES}")
     if not 1 <= misfire_grace_seconds <= CronJob.MAX_MISFIRE_GRACE_SECONDS:
         raise InvalidInput(f"misfire_grace_seconds must be from 1 to {CronJob.MAX_MISFIRE_GRACE_SECONDS}")
     if job_id in RESERVED_JOB_IDS:
@@ -107,6 +113,8 @@ def job_upsert(
     job.interval_seconds = spec.interval_seconds
     job.timezone = spec.timezone
     job.paused = False  # a replaced job is a new schedule, running
+    job.pause_reason, job.paused_at = "", None
+    job.pause_after_failures = pause_after_failures
     job.anchor = now
     job.misfire_grace_seconds = misfire_grace_seconds
     job.overlap = overlap
@@ -121,11 +129,12 @@ def job_upsert(
     return job
 
 
-def _set_paused(job: CronJob, paused: bool) -> None:
+def _set_paused(job: CronJob, paused: bool, *, reason: str = "") -> None:
     if job.paused == paused:
         return
     now = timezone.now()
     job.paused = paused
+    job.paused_at, job.pause_reason = (now, reason) if paused else (None, "")
     if paused:
         job.next_fire_at = None
         _drop_prepared(job)
@@ -133,7 +142,7 @@ def _set_paused(job: CronJob, paused: bool) -> None:
         # Resume continues from the first slot after now: slots missed while paused are not replayed.
         job.next_fire_at = job.next_fire_after(now)
     write_periodic_task(job, now=now)
-    job.save(update_fields=["paused", "next_fire_at", "prepared_for", "updated_at"])
+    job.save(update_fields=["paused", "paused_at", "pause_reason", "next_fire_at", "prepared_for", "updated_at"])
 
 
 def _drop_prepared(job: CronJob) -> None:
@@ -167,6 +176,89 @@ def job_resume(*, user: AbstractBaseUser, job_id: str) -> CronJob:
 def job_delete(*, user: AbstractBaseUser, job_id: str) -> None:
     job = job_get_for(user=user, job_id=job_id, action="delete", lock=True)
     job.delete()  # its PeriodicTask goes with it (periodic_tasks), in this transaction
+
+
+@transaction.atomic
+def job_pause_after_failures(*, job_pk: int) -> bool:
+    """Pause the job if its newest ended runs are pause_after_failures failures in a row (sent by
+    the worker of each failed run of a job with the option). Returns whether it paused the job.
+    Safe to run twice: a paused job stays as it is."""
+    job = CronJob.objects.select_for_update(of=("self", "periodic_task")).select_related("periodic_task")
+    job = job.filter(pk=job_pk).first()
+    if job is None or job.paused or not job.pause_after_failures:
+        return False
+    count = job.pause_after_failures
+    ended = list(
+        job.runs.filter(status__in=(Run.Status.SUCCEEDED, Run.Status.FAILED))
+        .order_by("-created_at", "-pk")
+        .values_list("id", "status", "error")[:count]
+    )
+    if len(ended) < count or any(status != Run.Status.FAILED for _, status, _ in ended):
+        return False
+    newest, _, error = ended[0]
+    reason = f"Paused after {count} consecutive failed runs; the last, run {newest}, failed: {error}"
+    _set_paused(job, True, reason=reason[: CronJob._meta.get_field("pause_reason").max_length])
+    logger.warning("job %s paused after %d consecutive failed runs", job.job_id, count)
+    return True
+
+
+@transaction.atomic
+def job_backfill(*, user: AbstractBaseUser, job_id: str, start: datetime, end: datetime) -> tuple[list[Run], int]:
+    """Record a run for each slot of the job's schedule from ``start`` to ``end`` (both included, in
+    the job's zone) that has no run yet; returns them and how many slots already had one.
+
+    They wait their turn (``dispatch.backfill_release``): oldest first, one at a time under the
+    job's overlap policy skip. Only past slots, and only those before the job's next_fire_at: the
+    ones from there on are the scheduler's. A slot counts as run unless its run was skipped.
+    """
+    job = job_get_for(user=user, job_id=job_id, action="backfill", lock=True)
+    now = timezone.now()
+    if start > end:
+        raise InvalidInput("start must not be after end")
+    if end > now:
+        raise InvalidInput("end must not be in the future: a backfill runs slots that have passed")
+    last = end if job.next_fire_at is None else min(end, job.next_fire_at - timedelta(microseconds=1))
+    cap = settings.BACKFILL_MAX_SLOTS
+    slots = list(
+        itertools.islice(
+            itertools.takewhile(lambda slot: slot <= last, job.fire_times(start - timedelta(microseconds=1))), cap + 1
+        )
+    )
+    if len(slots) > cap:
+        raise InvalidInput(
+            f"start to end holds more than {cap} slots of this job's schedule; backfill at most {cap} at a time"
+        )
+    already = set(
+        job.runs.filter(scheduled_for__gte=start, scheduled_for__lte=end)
+        .exclude(status=Run.Status.SKIPPED)
+        .values_list("scheduled_for", flat=True)
+    )
+    # Compared in UTC: a zoned time in a repeated hour (a DST change) never equals a time in
+    # another zone, even at the same instant (PEP 495).
+    slots = [slot.astimezone(UTC) for slot in slots]
+    runs = [
+        Run(
+            workflow=job.workflow,
+            owner=job.owner,
+            job=job,
+            trigger=Run.Trigger.BACKFILL,
+            scheduled_for=slot,
+            input_text=job.input_text,
+            wait_reason=Run.WaitReason.BACKFILL,
+        )
+        for slot in slots
+        if slot not in already
+    ]
+    Run.objects.bulk_create(runs)
+    if runs:
+        transaction.on_commit(lambda: backfill_release([job.pk]))
+    return runs, len(slots) - len(runs)
+
+
+def job_cancel_runs(*, user: AbstractBaseUser, job_id: str) -> tuple[int, int]:
+    """Cancel every queued or running run of the job (runs_cancel)."""
+    job = job_get_for(user=user, job_id=job_id, action="cancel the runs of", last_run=False)
+    return runs_cancel(job.runs.all(), by=user)
 
 
 def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:

@@ -9,13 +9,16 @@ from rest_framework.response import Response
 from vingine.output import success
 from vingine.pagination import page_from
 from vingine.schema import error_responses, page_parameters
-from workflows.serializers import JobRunList
+from workflows import idempotency
+from workflows.serializers import JobRunList, RunsCancelled
 
 from . import examples, schedules, selectors, services
 from .serializers import (
     AllJobList,
+    BackfillInput,
     CronJobInput,
     IntervalJobInput,
+    JobBackfilled,
     JobDone,
     JobList,
     JobOne,
@@ -33,12 +36,14 @@ class StaffOnly(IsAdminUser):
 
 
 def _job_action(verb: str, ok, *, description: str, queue: bool = False):
-    """The schema of POST /jobs/{job_id}/<verb> and DELETE /jobs/{job_id}: the spec's texts."""
-    statuses = (401, 403, 404, 503) if queue else (401, 403, 404)
+    """The schema of POST /jobs/{job_id}/<verb> and DELETE /jobs/{job_id}: the spec's texts. An
+    action that queues a run takes an Idempotency-Key."""
+    statuses = (401, 403, 404, 409, 503) if queue else (401, 403, 404)
     return extend_schema(
         tags=["jobs"],
         operation_id=f"jobs_{verb}",
         request=None,
+        parameters=[idempotency.PARAMETER] if queue else None,
         description=description,
         responses={200: ok, **error_responses(*statuses, examples=examples.job_errors(verb))},
         examples=[examples.done(verb)],
@@ -126,6 +131,7 @@ class CronJobViewSet(viewsets.ViewSet):
             spec=spec,
             misfire_grace_seconds=data["misfire_grace_seconds"],
             overlap=data["overlap"],
+            pause_after_failures=data["pause_after_failures"],
         )
 
     @extend_schema(
@@ -170,6 +176,7 @@ class CronJobViewSet(viewsets.ViewSet):
         return success(JobDone, message=f"Job {job_id} deleted successfully", job_id=job_id)
 
     @_job_action("trigger", JobTriggered, description="Runs the job's workflow now, outside its schedule.", queue=True)
+    @idempotency.idempotent
     def trigger(self, request: Request, job_id: str) -> Response:
         run = services.job_trigger(user=request.user, job_id=job_id)
         return success(JobTriggered, message=f"Job {job_id} triggered successfully", job_id=job_id, run_id=run.id)
@@ -179,7 +186,12 @@ class CronJobViewSet(viewsets.ViewSet):
         services.job_pause(user=request.user, job_id=job_id)
         return success(JobDone, message=f"Job {job_id} paused successfully", job_id=job_id)
 
-    @_job_action("resume", JobDone, description="Fires again from the next slot; missed slots are not replayed.")
+    @_job_action(
+        "resume",
+        JobDone,
+        description="Fires again from the next slot; missed slots are not replayed (backfill runs them). "
+        "Clears pause_reason.",
+    )
     def resume(self, request: Request, job_id: str) -> Response:
         services.job_resume(user=request.user, job_id=job_id)
         return success(JobDone, message=f"Job {job_id} resumed successfully", job_id=job_id)
@@ -196,3 +208,66 @@ class CronJobViewSet(viewsets.ViewSet):
         page = page_from(request, default=50, maximum=settings.RUNS_PAGE_MAX)
         runs, total = selectors.run_page_for_job(job=job, page=page)
         return success(JobRunList, job_id=job.job_id, total_runs=total, runs=runs)
+
+    @extend_schema(
+        tags=["runs"],
+        summary="Run the job's past slots in a time range",
+        operation_id="jobs_backfill",
+        request=BackfillInput,
+        parameters=[idempotency.PARAMETER],
+        description="One run (trigger backfill) per slot of the job's schedule from start to end, both included, "
+        "evaluated in the job's zone; a slot that already has a run (other than a skipped one) is left out. "
+        "The runs wait their turn and run oldest first: one at a time when the job's overlap is skip, a few "
+        "at a time when it is allow. end must not be in the future; at most 1000 slots per request.",
+        responses={
+            200: JobBackfilled,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                examples={
+                    **examples.job_errors("backfill"),
+                    400: [("Too many slots", "start to end holds more than 1000 slots of this job's schedule; ...")],
+                },
+            ),
+        },
+    )
+    @idempotency.idempotent
+    def backfill(self, request: Request, job_id: str) -> Response:
+        # The job is looked up first: another user's job is a 403 whatever the body says.
+        selectors.job_get_for(user=request.user, job_id=job_id, action="backfill", last_run=False)
+        body = BackfillInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        runs, already = services.job_backfill(user=request.user, job_id=job_id, **body.validated_data)
+        return success(
+            JobBackfilled,
+            message=f"Backfill of job {job_id}: {len(runs)} runs created, {already} slots already had a run",
+            job_id=job_id,
+            runs_created=len(runs),
+            slots_already_run=already,
+            run_ids=[run.id for run in runs],
+        )
+
+    @extend_schema(
+        tags=["runs"],
+        summary="Cancel every queued or running run of the job",
+        operation_id="jobs_cancel_runs",
+        request=None,
+        description="Queued runs end cancelled at once; running ones are stopped by their workers (as "
+        "POST /api/runs/{run_id}/cancel). The job itself keeps its schedule: pause it to stop new runs.",
+        responses={
+            200: RunsCancelled,
+            **error_responses(401, 403, 404, 503, examples=examples.job_errors("cancel the runs of")),
+        },
+    )
+    def cancel_runs(self, request: Request, job_id: str) -> Response:
+        cancelled, stopping = services.job_cancel_runs(user=request.user, job_id=job_id)
+        return success(
+            RunsCancelled,
+            message=f"Job {job_id}: {cancelled} queued runs cancelled, {stopping} running runs being stopped",
+            job_id=job_id,
+            cancelled=cancelled,
+            stopping=stopping,
+        )

@@ -137,6 +137,7 @@ class Receiver:
     def __init__(self) -> None:
         self.deliveries: Counter = Counter()
         self.slow_deliveries: Counter = Counter()  # run id -> requests received on /slow
+        self.by_run: Counter = Counter()  # run id -> requests received, on any path
         self.total = 0
         lock = threading.Lock()
         receiver = self
@@ -149,6 +150,7 @@ class Receiver:
                 job, slot = self.headers.get("X-Vingine-Job-Id"), self.headers.get("X-Vingine-Scheduled-For")
                 with lock:
                     receiver.total += 1
+                    receiver.by_run[self.headers.get("X-Vingine-Run-Id")] += 1
                     if job and slot:
                         receiver.deliveries[(job, slot)] += 1
                     if self.path.startswith("/slow"):
@@ -195,11 +197,15 @@ class ApiStats:
 
 class ApiStream:
     """Callers changing their own jobs all along: create, replace, pause, resume, trigger, list,
-    read runs, delete. Every request is one that should succeed; anything else is counted."""
+    read runs, cancel a run just triggered or all of a job's runs, delete. Every request is one that
+    should succeed (a cancel may also find its run ended: 409); anything else is counted."""
 
     def __init__(self, base: str, users: list[tuple[str, str]], workflow_of: dict[str, str]):
         self.base, self.users, self.workflow_of = base, users, workflow_of
         self.stats = ApiStats()
+        # Run ids by what their cancel answered: ended cancelled at once (queued), being stopped
+        # (running), or already ended (409).
+        self.cancels: dict[str, list[str]] = {"queued": [], "running": [], "ended": []}
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
@@ -219,13 +225,18 @@ class ApiStream:
                     mine.append(job_id)
                 continue
             job_id = rng.choice(mine)
-            actions = ["replace", "pause", "resume", "trigger", "get", "runs", "list", "delete"]
+            actions = ["replace", "pause", "resume", "trigger", "cancel", "cancel-runs", "get", "runs", "list"]
+            actions.append("delete")
             action = "delete" if len(mine) >= 2 * CHURN_JOBS else rng.choice(actions)
             if action == "replace":
                 body = {"job_id": job_id, "workflow_id": self.workflow_of[user], "cron_expression": "* * * * *"}
                 status = self.call(client, "POST", "/api/cron/jobs/cron", json=body)
             elif action in ("pause", "resume", "trigger"):
                 status = self.call(client, "POST", f"/api/cron/jobs/{job_id}/{action}")
+            elif action == "cancel":
+                status = self.trigger_and_cancel(client, job_id)
+            elif action == "cancel-runs":
+                status = self.call(client, "POST", f"/api/cron/jobs/{job_id}/runs/cancel")
             elif action == "get":
                 status = self.call(client, "GET", f"/api/cron/jobs/{job_id}")
             elif action == "runs":
@@ -244,7 +255,27 @@ class ApiStream:
             time.sleep(0.05)
         client.close()
 
+    def trigger_and_cancel(self, client: httpx.Client, job_id: str) -> int | None:
+        triggered = self.request(client, "POST", f"/api/cron/jobs/{job_id}/trigger")
+        if triggered is None or triggered.status_code != 200:
+            return None if triggered is None else triggered.status_code
+        run_id = triggered.json()["run_id"]
+        answer = self.request(client, "POST", f"/api/runs/{run_id}/cancel", ended_ok=True)
+        if answer is not None and answer.status_code in (200, 409):
+            outcome = "ended" if answer.status_code == 409 else answer.json()["run"]["status"]
+            with self.lock:
+                self.cancels["queued" if outcome == "cancelled" else outcome].append(run_id)
+        return None if answer is None else answer.status_code
+
     def call(self, client: httpx.Client, method: str, path: str, **kwargs) -> int | None:
+        response = self.request(client, method, path, **kwargs)
+        return None if response is None else response.status_code
+
+    def request(
+        self, client: httpx.Client, method: str, path: str, *, ended_ok: bool = False, **kwargs
+    ) -> httpx.Response | None:
+        """The answer, recorded; None when web did not answer. ``ended_ok``: a 409 (the run had
+        already ended) is an answer the request may get."""
         try:
             response = client.request(method, path, **kwargs)
         except httpx.TransportError:
@@ -252,9 +283,10 @@ class ApiStream:
                 self.stats.record(method, path, "refused")
             time.sleep(0.2)  # web is down (restarting): try again shortly
             return None
+        status = 200 if ended_ok and response.status_code == 409 else response.status_code
         with self.lock:
-            self.stats.record(method, path, response.status_code, response.text)
-        return response.status_code
+            self.stats.record(method, path, status, response.text)
+        return response
 
     def start(self) -> list[threading.Thread]:
         threads = [threading.Thread(target=self.run, args=user, daemon=True) for user in self.users]
@@ -605,6 +637,7 @@ class Chaos:
         )
         if self.in_flight_runs:
             broken += self.report_in_flight()
+        broken += self.report_cancels(stream)
         if stream.stats.unexpected:
             print("\nRefused or failed API calls (first 20):")
             for method, path, status, body in stream.stats.unexpected:
@@ -622,6 +655,41 @@ class Chaos:
                 print(f"  {line}")
         print(f"\nlogs: {self.logs}")
         return 1 if broken else 0
+
+    def report_cancels(self, stream: ApiStream) -> list[str]:
+        """The runs the API stream cancelled: a run cancelled while queued never ran, none was
+        delivered twice, none was left unfinished."""
+        from workflows.models import Run
+
+        queued, running, ended = (stream.cancels[key] for key in ("queued", "running", "ended"))
+        every = queued + running + ended
+        ran_anyway = Run.objects.filter(id__in=queued, started_at__isnull=False).count()
+        ran_anyway += sum(1 for run_id in queued if self.receiver.by_run[run_id])
+        twice = sum(1 for run_id in every if self.receiver.by_run[run_id] > 1)
+        unfinished = Run.objects.filter(id__in=every, finished_at__isnull=True).count()
+        stopped = Run.objects.filter(id__in=running, status=Run.Status.CANCELLED).count()
+        print()
+        print(
+            markdown(
+                ["runs cancelled through the API", "count"],
+                [
+                    ["queued: ended cancelled at once", str(len(queued))],
+                    ["of them started or delivered anyway", str(ran_anyway)],
+                    ["running: stopped by their worker", f"{len(running)} ({stopped} ended cancelled, the rest first)"],
+                    ["already ended (409)", str(len(ended))],
+                    ["delivered more than once", str(twice)],
+                    ["cancelled runs left queued or running", str(unfinished)],
+                ],
+            )
+        )
+        broken = []
+        if ran_anyway:
+            broken.append(f"cancels: {ran_anyway} runs cancelled while queued ran anyway")
+        if twice:
+            broken.append(f"cancels: {twice} cancelled runs were delivered more than once")
+        if unfinished:
+            broken.append(f"cancels: {unfinished} cancelled runs were left queued or running")
+        return broken
 
     def report_in_flight(self) -> list[str]:
         """The runs of the in-flight kill: each webhook called at most once, none left unfinished."""

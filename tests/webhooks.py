@@ -2,6 +2,8 @@
 records every request it gets."""
 
 import json
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,6 +16,9 @@ class Reply:
     body: bytes | str | dict | list = field(default_factory=lambda: {"ok": True})
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
+    # Seconds to hold the request without answering, or until the client drops the connection
+    # (then no answer is sent, and the request's ``dropped_at`` says when).
+    hold: float = 0.0
 
 
 @dataclass
@@ -23,6 +28,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic()
+    dropped_at: float | None = None  # time.monotonic() when the client dropped a held request
 
     def json(self):
         return json.loads(self.body)
@@ -41,7 +47,10 @@ class WebhookServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                reply = server._record(self.command, self.path, dict(self.headers), body)
+                received, reply = server._record(self.command, self.path, dict(self.headers), body)
+                if reply.hold and self._held_until_dropped(reply.hold):
+                    received.dropped_at = time.monotonic()
+                    return
                 if reply.delay:
                     time.sleep(reply.delay)
                 payload = reply.body
@@ -62,6 +71,17 @@ class WebhookServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout under test)
 
+            def _held_until_dropped(self, seconds: float) -> bool:
+                give_up = time.monotonic() + seconds
+                while time.monotonic() < give_up:
+                    readable, _, _ = select.select([self.connection], [], [], 0.05)
+                    try:
+                        if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+                            return True
+                    except ConnectionResetError:
+                        return True
+                return False
+
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
             def log_message(self, format, *args) -> None:
@@ -76,11 +96,12 @@ class WebhookServer:
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def _record(self, method: str, path: str, headers: dict, body: bytes) -> Reply:
+    def _record(self, method: str, path: str, headers: dict, body: bytes) -> tuple[Received, Reply]:
         with self._lock:
-            self.received.append(Received(method, path, headers, body, time.monotonic()))
+            received = Received(method, path, headers, body, time.monotonic())
+            self.received.append(received)
             script = self.replies.get(path.split("?")[0]) or [Reply()]
-            return script.pop(0) if len(script) > 1 else script[0]
+            return received, script.pop(0) if len(script) > 1 else script[0]
 
     def url(self, path: str = "/hook", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"

@@ -180,6 +180,14 @@ RUN_HISTORY_LIMIT = env_int("RUN_HISTORY_LIMIT", 100, minimum=1)
 # start at one slot, and leaves half of `make run`'s 200 run slots (two worker processes of 100
 # runs each) to everyone else.
 RUN_MAX_CONCURRENT_PER_USER = env_int("RUN_MAX_CONCURRENT_PER_USER", 100, minimum=1)
+# A backfill (POST /api/cron/jobs/{id}/backfill) covers at most this many slots, and runs them
+# oldest first: one at a time for a job whose overlap policy is skip, at most
+# BACKFILL_MAX_CONCURRENT at a time under allow (always within the user's limit above).
+BACKFILL_MAX_SLOTS = 1000
+BACKFILL_MAX_CONCURRENT = env_int("BACKFILL_MAX_CONCURRENT", 5, minimum=1)
+# How long an Idempotency-Key is remembered: a request repeated with it within this time gets the
+# first answer and starts nothing new.
+IDEMPOTENCY_KEY_HOURS = 24
 
 # --- Workflow runs ---------------------------------------------------------------------------
 

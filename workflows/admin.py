@@ -1,15 +1,17 @@
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 
 from cronjobs.models import CronJob
+from vingine.errors import ApplicationError
 
 from .dispatch import in_flight, max_concurrent
 from .models import Run, RunLimit, Workflow
 from .redaction import redact_steps, restore_redacted
+from .runs import runs_cancel
 from .steps import validate_steps
 
 
@@ -96,6 +98,18 @@ class RunJobFilter(admin.SimpleListFilter):
             raise IncorrectLookupParameters(exc) from exc
 
 
+@admin.action(description="Cancel selected runs (those queued or running)")
+def cancel_runs(modeladmin, request, queryset):
+    try:
+        cancelled, stopping = runs_cancel(queryset, by=request.user)
+    except ApplicationError as exc:
+        modeladmin.message_user(request, exc.detail, messages.ERROR)
+        return
+    modeladmin.message_user(
+        request, f"{cancelled} queued run(s) cancelled, {stopping} running run(s) being stopped.", messages.SUCCESS
+    )
+
+
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
     list_display = (
@@ -115,6 +129,7 @@ class RunAdmin(admin.ModelAdmin):
     list_select_related = ("job", "workflow", "owner")
     ordering = ("-created_at",)
     date_hierarchy = "created_at"
+    actions = (cancel_runs,)
 
     def get_readonly_fields(self, request, obj=None):
         return [*(field.name for field in self.model._meta.fields), "waiting"]
@@ -124,6 +139,8 @@ class RunAdmin(admin.ModelAdmin):
         """Why a queued run has not started, with the numbers behind it."""
         if run.status != Run.Status.QUEUED:
             return "-"
+        if run.wait_reason == Run.WaitReason.BACKFILL:
+            return "A backfill run: it waits for its job's earlier backfill runs, oldest slot first"
         if run.wait_reason != Run.WaitReason.CONCURRENCY_LIMIT:
             return "On its way to a worker" if run.published_at else "Being handed to a worker"
         limit = max_concurrent([run.owner_id])[run.owner_id]

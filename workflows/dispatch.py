@@ -28,6 +28,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from cronjobs.models import CronJob
 from vingine import broker
 from vingine.celery import app
 from vingine.errors import QueueUnavailable
@@ -39,6 +40,7 @@ from .models import Run, RunLimit
 logger = logging.getLogger(__name__)
 
 EXECUTE_RUN = "workflows.tasks.execute_run"
+CHECK_FAILURES = "cronjobs.tasks.pause_after_failures"
 PUBLISH_RETRY_POLICY = {"max_retries": 12, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 # Only runs older than this, and whose slot passed longer ago than this, are sent by the sweeper:
 # younger ones may still be on their way out, or waiting in a beat for their slot.
@@ -47,6 +49,7 @@ SWEEP_BATCH = 1000
 # A queued run sent this long ago that no worker has started is sent again (resend_stale).
 RESEND_AFTER = timedelta(seconds=5)
 HELD = Run.WaitReason.CONCURRENCY_LIMIT
+BACKFILL = Run.WaitReason.BACKFILL
 # Runs that count against their owner's limit: handed over and not finished (the run_in_flight index).
 IN_FLIGHT = Q(published_at__isnull=False, finished_at__isnull=True)
 # Queued and not handed over (the run_unfinished index).
@@ -216,6 +219,46 @@ def runs_release(owner_ids: Iterable[int] | None = None, *, limit: int = SWEEP_B
         _send_handed_over(ids, {})
         handed_over += ids
     return len(handed_over)
+
+
+def backfill_release(job_pks: Iterable[int] | None = None, *, limit: int = SWEEP_BATCH) -> int:
+    """Hand over the next waiting backfill runs of these jobs (every job with some when None),
+    oldest slot first: while the job's overlap policy is skip, only when none of its runs is handed
+    over and unfinished; under allow, up to BACKFILL_MAX_CONCURRENT of its backfill runs at once;
+    always within the owner's concurrency limit. Called when a backfill run ends or is cancelled,
+    and by every beat's sweeper. Returns how many were handed over."""
+    waiting = Run.objects.filter(wait_reason=BACKFILL)
+    if job_pks is None:
+        job_pks = waiting.values_list("job_id", flat=True).distinct().order_by()[:limit]
+    jobs = CronJob.objects.filter(pk__in=sorted(set(job_pks))).values_list("pk", "owner_id", "overlap")
+    handed_over = []
+    for job_pk, owner, overlap in jobs:
+        with transaction.atomic():
+            # The owner's lock, as every dispatcher takes: counts stay true until the commit.
+            lock_keys_for_transaction([f"runs-of-user:{owner}"])
+            busy = Run.objects.filter(IN_FLIGHT, job_id=job_pk)
+            if overlap == CronJob.Overlap.SKIP:
+                turns = 0 if busy.exists() else 1
+            else:
+                turns = settings.BACKFILL_MAX_CONCURRENT - busy.filter(trigger=Run.Trigger.BACKFILL).count()
+            turns = min(turns, room([owner])[owner])
+            if turns <= 0:
+                continue
+            ids = list(waiting.filter(job_id=job_pk).order_by("scheduled_for").values_list("id", flat=True)[:turns])
+            Run.objects.filter(id__any=ids).update(published_at=timezone.now(), wait_reason="")
+        _send_handed_over(ids, {})
+        handed_over += ids
+    return len(handed_over)
+
+
+def send_failures_check(job_pk: int) -> None:
+    """Ask for the job to be paused if its failed runs have reached its pause_after_failures
+    (cronjobs.tasks.pause_after_failures). Never fails the run that asks: a check that cannot be
+    sent is made at the job's next failed run."""
+    try:
+        app.send_task(CHECK_FAILURES, args=(job_pk,), retry=False)
+    except OperationalError as exc:
+        logger.warning("job %s: the consecutive failures check could not be sent: %r", job_pk, exc)
 
 
 def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:

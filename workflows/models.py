@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -28,6 +29,8 @@ class Run(models.Model):
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule"
         MANUAL = "manual"
+        RERUN = "rerun"  # a repeat of an earlier run (rerun_of), same workflow and input
+        BACKFILL = "backfill"  # one of a job's past slots, run on request
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -35,11 +38,15 @@ class Run(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         SKIPPED = "skipped"
+        CANCELLED = "cancelled"
 
     class WaitReason(models.TextChoices):
         # queued and held back: as many of its owner's runs as their concurrency limit allows are
         # queued for a worker or running; it is handed to a worker as one of them ends.
         CONCURRENCY_LIMIT = "concurrency_limit"
+        # a backfill run waiting for its job's earlier backfill runs: a backfill is run oldest slot
+        # first, one at a time under the job's overlap policy skip, a few at a time under allow.
+        BACKFILL = "backfill"
 
     class Reason(models.TextChoices):
         MISSED = "missed"  # skipped: the slot passed while beat could not fire it
@@ -81,6 +88,16 @@ class Run(models.Model):
     # The worker that took the run (vingine.heartbeat.worker_id): when it stops sending heartbeats
     # while the run is still running, the reaper fails the run as lost.
     worker = models.CharField(max_length=255, blank=True)
+    # Who asked to cancel the run, and when. A queued run ends cancelled then; a running one when
+    # its worker stops it (workflows.cancellation), which may find it already ended.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    # The run this one repeats (trigger rerun).
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", db_index=False
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -107,11 +124,23 @@ class Run(models.Model):
                 condition=models.Q(published_at__isnull=False, finished_at__isnull=True),
                 name="run_in_flight",
             ),
+            # A job's backfill runs waiting their turn, oldest slot first (dispatch.backfill_release).
+            models.Index(
+                fields=["job", "scheduled_for"],
+                condition=models.Q(wait_reason="backfill"),
+                name="run_backfill_waiting",
+            ),
         ]
         constraints = [
             # A scheduled slot runs at most once, however many times it is fired.
             models.UniqueConstraint(
                 fields=["job", "scheduled_for"], condition=models.Q(trigger="schedule"), name="run_one_per_slot"
+            ),
+            # A backfill runs a slot at most once, however many backfills cover it.
+            models.UniqueConstraint(
+                fields=["job", "scheduled_for"],
+                condition=models.Q(trigger="backfill"),
+                name="run_one_backfill_per_slot",
             ),
         ]
 
@@ -133,3 +162,23 @@ class RunLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner}: {self.max_concurrent_runs} at once"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a request that started runs, under the caller's Idempotency-Key: the same
+    key and request within IDEMPOTENCY_KEY_HOURS get this answer again and start nothing
+    (workflows.idempotency)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # What the request was (method, path, body), hashed: the same key for another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    response = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotent_request_key")]
+        indexes = [models.Index(fields=["created_at"], name="idempotent_request_created")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.key}"

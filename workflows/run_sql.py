@@ -32,7 +32,9 @@ class Claimed:
     trigger: str
     scheduled_for: datetime | None
     steps: list
-    job_id: str | None
+    job_id: str | None  # the job's own id, as the API shows it
+    job_pk: int | None
+    pause_after_failures: int  # the job's option; 0 for a run without a job
 
 
 class _AnyAsText(json.JSONEncoder):
@@ -60,7 +62,7 @@ def _columns(model: type[models.Model]) -> dict[str, str]:
 @functools.cache
 def _claim_sql(vendor: str) -> str:
     run, workflow, job = _columns(Run), _columns(Workflow), _columns(CronJob)
-    table = connection.ops.quote_name(Run._meta.db_table)
+    table, jobs = connection.ops.quote_name(Run._meta.db_table), connection.ops.quote_name(CronJob._meta.db_table)
     running, queued = _word(Run.Status.RUNNING), _word(Run.Status.QUEUED)
     return (
         f"UPDATE {table} SET {run['status']} = {running}, {run['started_at']} = %s, {run['worker']} = %s"
@@ -69,8 +71,9 @@ def _claim_sql(vendor: str) -> str:
         f" RETURNING {run['owner']}, {run['input_text']}, {run['trigger']}, {run['scheduled_for']},"
         f" (SELECT w.{workflow['steps']} FROM {connection.ops.quote_name(Workflow._meta.db_table)} AS w"
         f" WHERE w.{workflow['id']} = {table}.{run['workflow']}),"
-        f" (SELECT j.{job['job_id']} FROM {connection.ops.quote_name(CronJob._meta.db_table)} AS j"
-        f" WHERE j.{job['id']} = {table}.{run['job']})"
+        f" (SELECT j.{job['job_id']} FROM {jobs} AS j WHERE j.{job['id']} = {table}.{run['job']}),"
+        f" {run['job']},"
+        f" (SELECT j.{job['pause_after_failures']} FROM {jobs} AS j WHERE j.{job['id']} = {table}.{run['job']})"
     )
 
 
@@ -123,8 +126,17 @@ def claim(run_id: uuid.UUID | str, *, started_at: datetime, worker: str) -> Clai
         row = cursor.fetchone()
     if row is None:
         return None
-    owner_id, input_text, trigger, scheduled_for, steps, job_id = row
-    return Claimed(owner_id, input_text, trigger, _read_time(scheduled_for), _read_json(steps), job_id)
+    owner_id, input_text, trigger, scheduled_for, steps, job_id, job_pk, pause_after_failures = row
+    return Claimed(
+        owner_id,
+        input_text,
+        trigger,
+        _read_time(scheduled_for),
+        _read_json(steps),
+        job_id,
+        job_pk,
+        pause_after_failures or 0,
+    )
 
 
 def finish(

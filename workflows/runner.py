@@ -8,12 +8,14 @@ see where a run went wrong. What each step type does lives in ``workflows.steps`
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
+from .cancellation import RunCancelled
 from .steps import STEP_TYPES
 from .steps.base import RunTimedOut, StepContext, StepFailed, StepMayRetry, time_left
 
@@ -25,6 +27,7 @@ RETRY_AFTER_MAX = 60.0  # the longest wait a server's Retry-After can ask for
 MAX_RUN_OUTPUT_BYTES = 256 * 1024
 MAX_ERROR_CHARACTERS = 4000
 TIMED_OUT = "stopped: the run went over its time limit"
+CANCELLED = "stopped: the run was cancelled"
 
 
 @dataclass
@@ -33,6 +36,7 @@ class RunResult:
     steps: list[dict] = field(default_factory=list)
     error: str = ""
     timed_out: bool = False
+    cancelled: bool = False
     output_truncated: bool = False
 
     @property
@@ -70,18 +74,27 @@ class DynamicWorkflowRunner:
         self.workflow = workflow
         self.run_headers = run_headers or {}
 
-    def run(self, input_text: str, *, deadline: float | None = None) -> RunResult:
-        """Run every step; ``deadline`` (a time.monotonic() value) stops the run there, failed."""
+    def run(
+        self, input_text: str, *, deadline: float | None = None, cancelled: Callable[[], bool] = lambda: False
+    ) -> RunResult:
+        """Run every step; ``deadline`` (a time.monotonic() value) stops the run there, failed, and
+        ``cancelled`` turning true stops it before its next step (RunCancelled, during one)."""
         result = RunResult()
         budget = MAX_RUN_OUTPUT_BYTES
         previous: Any = input_text
         for index, step in enumerate(self.workflow.steps):
             kind = step.get("type")
+            if cancelled():
+                result.error, result.cancelled = f"Cancelled before steps[{index}] ({kind}) started", True
+                return result
             record = {"index": index, "type": kind, "started_at": _now(), "attempts": []}
             result.steps.append(record)
             started = time.monotonic()
             try:
                 previous = self._attempts(step, previous, input_text, record["attempts"], deadline)
+            except RunCancelled:
+                record["error"] = CANCELLED
+                result.error, result.cancelled = f"Cancelled during steps[{index}] ({kind}), which was stopped", True
             except (RunTimedOut, SoftTimeLimitExceeded):
                 # SoftTimeLimitExceeded is Celery's: raised wherever the step was when the run's
                 # time limit came (workflows.tasks.execute_run).

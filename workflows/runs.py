@@ -1,7 +1,8 @@
-"""A run's life: recorded queued, claimed by one worker, executed, its outcome recorded.
+"""A run's life: recorded queued, claimed by one worker, executed, its outcome recorded; cancelled
+or run again on request.
 
-Handing the run to a worker is ``dispatch``'s; failing runs whose worker died and trimming old
-history is ``maintenance``'s.
+Handing the run to a worker is ``dispatch``'s; stopping a running one is ``cancellation``'s;
+failing runs whose worker died and trimming old history is ``maintenance``'s.
 """
 
 import logging
@@ -11,17 +12,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import redis
 from django import db
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from vingine import heartbeat
 from vingine.concurrency import soft_time_limit
+from vingine.errors import Conflict, QueueUnavailable
 from vingine.sql import release_connection
 
-from . import dispatch, run_sql
+from . import cancellation, dispatch, run_sql
 from .models import Run, Workflow
 from .runner import TIMED_OUT, DynamicWorkflowRunner, RunResult
 from .steps import may_wait
@@ -42,6 +46,7 @@ def run_enqueue(
     input_text: str,
     job: "CronJob | None" = None,
     scheduled_for: datetime | None = None,
+    rerun_of: Run | None = None,
 ) -> Run:
     """Record a queued run, handed over to the workers (its message sent once the row is committed)
     if its owner's concurrency limit has room, else held until it has."""
@@ -54,6 +59,7 @@ def run_enqueue(
             trigger=trigger,
             scheduled_for=scheduled_for,
             input_text=input_text,
+            rerun_of=rerun_of,
             published_at=timezone.now() if handed_over else None,
             wait_reason="" if handed_over else Run.WaitReason.CONCURRENCY_LIMIT,
         )
@@ -95,13 +101,15 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
     # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
     headers = run_headers(run_id, claimed.trigger, claimed.job_id, claimed.scheduled_for)
-    with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT):
+    with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT), cancellation.watching(run_id) as watched:
         result = DynamicWorkflowRunner(Workflow(steps=claimed.steps), run_headers=headers).run(
-            claimed.input_text, deadline=deadline
+            claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled
         )
     finished_at = timezone.now()
     if result.succeeded:
         status, reason = Run.Status.SUCCEEDED, ""
+    elif result.cancelled:
+        status, reason = Run.Status.CANCELLED, ""
     else:
         status, reason = Run.Status.FAILED, Run.Reason.TIMEOUT if result.timed_out else Run.Reason.ERROR
     # Conditional on status: a run that something else has finished meanwhile (the reaper) is not
@@ -120,6 +128,10 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
     )
     if held:
         _retrying_database_errors(lambda: dispatch.runs_release([claimed.owner_id]))
+    if claimed.trigger == Run.Trigger.BACKFILL:
+        _retrying_database_errors(lambda: dispatch.backfill_release([claimed.job_pk]))
+    if status == Run.Status.FAILED and claimed.pause_after_failures:
+        dispatch.send_failures_check(claimed.job_pk)
     return result
 
 
@@ -160,3 +172,86 @@ def run_end_abruptly(*, run_id: uuid.UUID | str, timed_out: bool) -> bool:
         status=Run.Status.FAILED, reason=reason, error=error, finished_at=timezone.now()
     )
     return ended == 1
+
+
+def run_cancel(*, run: Run, by: AbstractBaseUser) -> Run:
+    """Cancel one run (already checked to be ``by``'s to cancel): 409 if it has ended."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update(of=("self",)).select_related("job", "workflow", "owner").get(pk=run.pk)
+        if run.finished_at is not None or run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
+            raise Conflict(f"Run {run.id} already ended ({run.status}); there is nothing to cancel")
+        _cancel_locked([run], by=by)
+    return run
+
+
+def runs_cancel(runs: QuerySet[Run], *, by: AbstractBaseUser) -> tuple[int, int]:
+    """Cancel every unfinished run of ``runs`` (a job's, an operator's selection); returns how many
+    ended cancelled at once (queued) and how many are being stopped by their worker (running)."""
+    with transaction.atomic():
+        unfinished = list(
+            runs.filter(finished_at__isnull=True, status__in=(Run.Status.QUEUED, Run.Status.RUNNING))
+            .select_for_update(of=("self",))
+            .order_by("created_at", "id")
+        )
+        _cancel_locked(unfinished, by=by)
+    queued = sum(1 for run in unfinished if run.status == Run.Status.CANCELLED)
+    return queued, len(unfinished) - queued
+
+
+def _cancel_locked(runs: list[Run], *, by: AbstractBaseUser) -> None:
+    """Cancel these unfinished runs, locked by the caller's transaction.
+
+    A queued run ends cancelled now: its message, if it was sent, finds it no longer queued when it
+    arrives, and its worker does nothing. A running run is marked for its worker to stop
+    (``cancellation``); it ends cancelled when its worker has stopped it, or as it would have if
+    its steps end first. Either way the run frees its place in its owner's concurrency limit.
+    """
+    if not runs:
+        return
+    now = timezone.now()
+    queued = [run for run in runs if run.status == Run.Status.QUEUED]
+    running = [run for run in runs if run.status == Run.Status.RUNNING]
+    for run in runs:
+        run.cancelled_at, run.cancelled_by = now, by
+    for run in queued:
+        run.status, run.finished_at, run.wait_reason = Run.Status.CANCELLED, now, ""
+        run.error = f"Cancelled by {by.get_username()} before it started"
+    if queued:
+        Run.objects.filter(id__any=[run.id for run in queued]).update(
+            status=Run.Status.CANCELLED,
+            finished_at=now,
+            wait_reason="",
+            error=queued[0].error,
+            cancelled_at=now,
+            cancelled_by=by,
+        )
+    if running:
+        Run.objects.filter(id__any=[run.id for run in running]).update(cancelled_at=now, cancelled_by=by)
+        try:
+            cancellation.request_stop([run.id for run in running])
+        except redis.RedisError as exc:  # nothing is recorded: the transaction is rolled back
+            raise QueueUnavailable(
+                "Redis is unreachable, so the running run could not be told to stop; nothing was changed. "
+                "Try again shortly."
+            ) from exc
+    owners = sorted({run.owner_id for run in runs})
+    backfilled = sorted({run.job_id for run in runs if run.trigger == Run.Trigger.BACKFILL})
+
+    def release() -> None:
+        # Room freed under these owners' limits goes to their held runs, and a backfill moves on.
+        dispatch.runs_release(owners)
+        dispatch.backfill_release(backfilled)
+
+    transaction.on_commit(release)
+
+
+def run_rerun(*, run: Run) -> Run:
+    """A new run of the same workflow with the same input, pointing at the run it repeats."""
+    return run_enqueue(
+        workflow=run.workflow,
+        owner=run.owner,
+        job=run.job,
+        trigger=Run.Trigger.RERUN,
+        input_text=run.input_text,
+        rerun_of=run,
+    )

@@ -32,14 +32,14 @@ def workflow_get_for(
     return workflow
 
 
-def run_get_for(*, user: AbstractBaseUser, run_id: str) -> Run:
+def run_get_for(*, user: AbstractBaseUser, run_id: str, action: str = "access") -> Run:
     try:
         uuid.UUID(run_id)
     except ValueError:
         raise NotFound(f"Run {run_id} not found") from None
-    run = Run.objects.select_related("job", "workflow", "owner").filter(id=run_id).first()
+    run = Run.objects.select_related("job", "workflow", "owner", "cancelled_by").filter(id=run_id).first()
     if run is None:
         raise NotFound(f"Run {run_id} not found")
     if run.owner_id != user.pk and not user.is_staff:
-        raise Forbidden("You don't have permission to access this run")
+        raise Forbidden(f"You don't have permission to {action} this run")
     return run

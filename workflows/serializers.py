@@ -119,13 +119,38 @@ class Run(serializers.Serializer):
         choices=models.Run.WaitReason.values,
         help_text="Why a queued run has not started yet. concurrency_limit: as many of this user's runs as "
         "their limit allows (RUN_MAX_CONCURRENT_PER_USER, or their own) are queued for a worker or running; "
-        "it starts as one of them ends. null: it is on its way to a worker.",
+        "it starts as one of them ends. backfill: a backfill run waiting for the job's earlier backfill runs "
+        "(oldest slot first). null: it is on its way to a worker.",
+    )
+    cancelled_at = TimeField(allow_null=True, help_text="When someone asked to cancel the run.")
+    cancelled_by = serializers.CharField(
+        source="cancelled_by.username", allow_null=True, help_text="Who asked to cancel the run."
+    )
+    rerun_of = serializers.UUIDField(
+        source="rerun_of_id", allow_null=True, help_text="The run this one repeats (trigger rerun)."
     )
 
 
 class RunOne(serializers.Serializer):
     status = SuccessField()
     run = Run()
+
+
+class RunCancelled(serializers.Serializer):
+    status = SuccessField()
+    message = serializers.CharField()
+    run = Run(
+        help_text="As it is now: cancelled if it was queued; a running run is still running until "
+        "its worker stops it, within about a second (poll GET /api/runs/{run_id})."
+    )
+
+
+class RunsCancelled(serializers.Serializer):
+    status = SuccessField()
+    message = serializers.CharField()
+    job_id = serializers.CharField()
+    cancelled = serializers.IntegerField(help_text="Queued runs now cancelled.")
+    stopping = serializers.IntegerField(help_text="Running runs their workers are stopping (each ends cancelled).")
 
 
 class JobRunList(serializers.Serializer):

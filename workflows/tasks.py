@@ -3,7 +3,7 @@ from celery import shared_task, signals
 from django.conf import settings
 from django.db import connection
 
-from . import maintenance, runs
+from . import idempotency, maintenance, runs
 
 
 # acks_late: a message is acknowledged when the run is over, so one a worker had taken but not yet
@@ -49,3 +49,4 @@ def reap_lost_runs() -> None:
 @shared_task(ignore_result=True)
 def trim_run_history() -> None:
     maintenance.runs_trim_history()
+    idempotency.forget_expired()

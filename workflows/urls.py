@@ -11,4 +11,6 @@ urlpatterns = [
     ),
     re_path(r"^workflows/(?P<workflow_id>[^/]+)/run/?$", WorkflowViewSet.as_view({"post": "run"})),
     re_path(r"^runs/(?P<run_id>[^/]+)/?$", RunViewSet.as_view({"get": "retrieve"})),
+    re_path(r"^runs/(?P<run_id>[^/]+)/cancel/?$", RunViewSet.as_view({"post": "cancel"})),
+    re_path(r"^runs/(?P<run_id>[^/]+)/rerun/?$", RunViewSet.as_view({"post": "rerun"})),
 ]

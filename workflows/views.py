@@ -8,9 +8,18 @@ from vingine.output import success
 from vingine.pagination import page_from
 from vingine.schema import error_responses, page_parameters
 
-from . import runs, selectors, services
+from . import idempotency, runs, selectors, services
 from .models import Run
-from .serializers import RunInput, RunOne, WorkflowDeleted, WorkflowInput, WorkflowList, WorkflowOne, WorkflowSaved
+from .serializers import (
+    RunCancelled,
+    RunInput,
+    RunOne,
+    WorkflowDeleted,
+    WorkflowInput,
+    WorkflowList,
+    WorkflowOne,
+    WorkflowSaved,
+)
 
 WORKFLOW_REQUEST = OpenApiExample(
     "Template then echo",
@@ -114,8 +123,10 @@ class WorkflowViewSet(viewsets.ViewSet):
         summary="Run a workflow now",
         operation_id="workflows_run",
         request=RunInput,
-        responses={200: RunOne, **_workflow_errors("run", 400, 401, 403, 404), **error_responses(503)},
+        parameters=[idempotency.PARAMETER],
+        responses={200: RunOne, **_workflow_errors("run", 400, 401, 403, 404), **error_responses(409, 503)},
     )
+    @idempotency.idempotent
     def run(self, request: Request, workflow_id: str) -> Response:
         workflow = selectors.workflow_get_for(user=request.user, workflow_id=workflow_id, action="run")
         body = RunInput(data=request.data)
@@ -129,24 +140,70 @@ class WorkflowViewSet(viewsets.ViewSet):
         return success(RunOne, run=run)
 
 
+def _run_errors(verb: str, *statuses: int, examples: dict | None = None) -> dict:
+    return error_responses(
+        *statuses,
+        examples={
+            403: [("Someone else's run", f"You don't have permission to {verb} this run")],
+            404: [("No such run", "Run 6f1c1f9e-3c2a-4d0e-9a51-2f7c0d1b8e11 not found")],
+            **(examples or {}),
+        },
+    )
+
+
 class RunViewSet(viewsets.ViewSet):
     @extend_schema(
         tags=["runs"],
         summary="Get one run",
         operation_id="runs_get",
-        responses={
-            200: RunOne,
-            **error_responses(
-                401,
-                403,
-                404,
-                examples={
-                    403: [("Someone else's run", "You don't have permission to access this run")],
-                    404: [("No such run", "Run 6f1c1f9e-3c2a-4d0e-9a51-2f7c0d1b8e11 not found")],
-                },
-            ),
-        },
+        responses={200: RunOne, **_run_errors("access", 401, 403, 404)},
     )
     def retrieve(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for(user=request.user, run_id=run_id)
         return success(RunOne, run=run)
+
+    @extend_schema(
+        tags=["runs"],
+        summary="Cancel a run",
+        operation_id="runs_cancel",
+        request=None,
+        description="A queued run ends cancelled at once. A running run is stopped by its worker before its next "
+        "step, and an http step in flight is abandoned within about a second (on the gevent pool); it then ends "
+        "cancelled, its step log saying where it stopped. A run that has ended answers 409.",
+        responses={
+            200: RunCancelled,
+            **_run_errors(
+                "cancel",
+                401,
+                403,
+                404,
+                409,
+                503,
+                examples={
+                    409: [("Already ended", "Run 6f1c1f9e-... already ended (succeeded); there is nothing to cancel")]
+                },
+            ),
+        },
+    )
+    def cancel(self, request: Request, run_id: str) -> Response:
+        run = selectors.run_get_for(user=request.user, run_id=run_id, action="cancel")
+        run = runs.run_cancel(run=run, by=request.user)
+        if run.status == Run.Status.CANCELLED:
+            message = f"Run {run.id} cancelled"
+        else:
+            message = f"Run {run.id} is being stopped: it ends cancelled within about a second"
+        return success(RunCancelled, message=message, run=run)
+
+    @extend_schema(
+        tags=["runs"],
+        summary="Run again: a new run of the same workflow with the same input",
+        operation_id="runs_rerun",
+        request=None,
+        parameters=[idempotency.PARAMETER],
+        description="The new run has trigger rerun and rerun_of set to this run, which is left as it is.",
+        responses={200: RunOne, **_run_errors("rerun", 401, 403, 404, 409, 503)},
+    )
+    @idempotency.idempotent
+    def rerun(self, request: Request, run_id: str) -> Response:
+        run = selectors.run_get_for(user=request.user, run_id=run_id, action="rerun")
+        return success(RunOne, run=runs.run_rerun(run=run))

@@ -49,3 +49,12 @@ def test_every_promise_holds_through_each_fault():
     once, never, twice = (int(n) for n in rows["webhook called once / never / more than once"].split("|")[2].split("/"))
     assert killed > 0 and twice == 0 and once + never == 150, done.stdout
     assert rows["left queued or running"].split("|")[2].strip() == "0", done.stdout
+    # Runs the API stream cancelled: some while queued, none of which ran; none delivered twice or left.
+    cancelled_queued = int(rows["queued: ended cancelled at once"].split("|")[2])
+    assert cancelled_queued > 0, done.stdout
+    for row in (
+        "of them started or delivered anyway",
+        "delivered more than once",
+        "cancelled runs left queued or running",
+    ):
+        assert rows[row].split("|")[2].strip() == "0", done.stdout

@@ -14,6 +14,7 @@ export type IntervalJobRequest = Schemas['IntervalJobInputRequest']
 export type PreviewRequest = Schemas['PreviewInputRequest']
 export type WorkflowRequest = Schemas['WorkflowInputRequest']
 export type RunRequest = Schemas['RunInputRequest']
+export type BackfillRequest = Schemas['BackfillInputRequest']
 export type Credentials = Schemas['TokenObtainPairRequest']
 export type JobSaved = Schemas['JobSaved']
 export type JobList = Schemas['JobList']
@@ -22,12 +23,15 @@ export type JobOne = Schemas['JobOne']
 export type JobDone = Schemas['JobDone']
 export type JobTriggered = Schemas['JobTriggered']
 export type JobRunList = Schemas['JobRunList']
+export type JobBackfilled = Schemas['JobBackfilled']
+export type RunsCancelled = Schemas['RunsCancelled']
 export type Preview = Schemas['Preview']
 export type WorkflowSaved = Schemas['WorkflowSaved']
 export type WorkflowList = Schemas['WorkflowList']
 export type WorkflowOne = Schemas['WorkflowOne']
 export type WorkflowDeleted = Schemas['WorkflowDeleted']
 export type RunOne = Schemas['RunOne']
+export type RunCancelled = Schemas['RunCancelled']
 export type TokenPair = Schemas['TokenPair']
 export type AccessOnly = Schemas['AccessOnly']
 
@@ -35,6 +39,12 @@ export type AccessOnly = Schemas['AccessOnly']
 export interface Page {
   limit?: number
   offset?: number
+}
+
+/** For the requests that start runs: a retry with the same key gets the first answer again and
+ * starts nothing new; the same key with a different request is a 409. Keys are kept for 24 h. */
+export interface IdempotencyOptions {
+  idempotencyKey?: string
 }
 
 /** The bearer token: a string, or a function asked before every request (e.g. from the session). */
@@ -82,6 +92,8 @@ export function createVingineClient(options: ClientOptions) {
   }
   const job = (job_id: string) => ({ params: { path: { job_id } } })
   const workflow = (workflow_id: string) => ({ params: { path: { workflow_id } } })
+  const run = (run_id: string) => ({ params: { path: { run_id } } })
+  const keyHeader = (options: IdempotencyOptions) => ({ 'Idempotency-Key': options.idempotencyKey })
 
   return {
     // --- auth ---
@@ -96,11 +108,22 @@ export function createVingineClient(options: ClientOptions) {
     listAllJobs: (page: Page = {}) => unwrap(api.GET('/api/cron/jobs/all', { params: { query: page } })),
     getJob: (job_id: string) => unwrap(api.GET('/api/cron/jobs/{job_id}', job(job_id))),
     deleteJob: (job_id: string) => unwrap(api.DELETE('/api/cron/jobs/{job_id}', job(job_id))),
-    triggerJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/trigger', job(job_id))),
+    triggerJob: (job_id: string, options: IdempotencyOptions = {}) =>
+      unwrap(api.POST('/api/cron/jobs/{job_id}/trigger', { params: { path: { job_id }, header: keyHeader(options) } })),
     pauseJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/pause', job(job_id))),
     resumeJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/resume', job(job_id))),
     listJobRuns: (job_id: string, page: Page = {}) =>
       unwrap(api.GET('/api/cron/jobs/{job_id}/runs', { params: { path: { job_id }, query: page } })),
+    /** One run per past slot from start to end (both included) that has none; end must not be in the future. */
+    backfillJob: (job_id: string, body: BackfillRequest, options: IdempotencyOptions = {}) =>
+      unwrap(
+        api.POST('/api/cron/jobs/{job_id}/backfill', {
+          params: { path: { job_id }, header: keyHeader(options) },
+          body,
+        }),
+      ),
+    /** Cancels every queued or running run of the job; the job keeps its schedule. */
+    cancelJobRuns: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/runs/cancel', job(job_id))),
     /** The next fire times and a description of a schedule, without saving anything. */
     previewSchedule: (body: PreviewRequest) => unwrap(api.POST('/api/cron/preview', { body })),
 
@@ -110,9 +133,20 @@ export function createVingineClient(options: ClientOptions) {
     getWorkflow: (workflow_id: string) => unwrap(api.GET('/api/workflows/{workflow_id}', workflow(workflow_id))),
     deleteWorkflow: (workflow_id: string) =>
       unwrap(api.DELETE('/api/workflows/{workflow_id}', workflow(workflow_id))),
-    runWorkflow: (workflow_id: string, body: RunRequest = {}) =>
-      unwrap(api.POST('/api/workflows/{workflow_id}/run', { ...workflow(workflow_id), body })),
-    getRun: (run_id: string) => unwrap(api.GET('/api/runs/{run_id}', { params: { path: { run_id } } })),
+    runWorkflow: (workflow_id: string, body: RunRequest = {}, options: IdempotencyOptions = {}) =>
+      unwrap(
+        api.POST('/api/workflows/{workflow_id}/run', {
+          params: { path: { workflow_id }, header: keyHeader(options) },
+          body,
+        }),
+      ),
+    getRun: (run_id: string) => unwrap(api.GET('/api/runs/{run_id}', run(run_id))),
+    /** A queued run ends cancelled at once; a running one is still running in the answer and ends
+     * cancelled once its worker stops it (poll getRun). 409 once the run has ended. */
+    cancelRun: (run_id: string) => unwrap(api.POST('/api/runs/{run_id}/cancel', run(run_id))),
+    /** A new run of the same workflow and input, with trigger rerun and rerun_of this run. */
+    rerunRun: (run_id: string, options: IdempotencyOptions = {}) =>
+      unwrap(api.POST('/api/runs/{run_id}/rerun', { params: { path: { run_id }, header: keyHeader(options) } })),
   }
 }
 

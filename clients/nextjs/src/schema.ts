@@ -82,6 +82,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cron/jobs/{job_id}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the job's past slots in a time range
+         * @description One run (trigger backfill) per slot of the job's schedule from start to end, both included, evaluated in the job's zone; a slot that already has a run (other than a skipped one) is left out. The runs wait their turn and run oldest first: one at a time when the job's overlap is skip, a few at a time when it is allow. end must not be in the future; at most 1000 slots per request.
+         */
+        post: operations["jobs_backfill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cron/jobs/{job_id}/pause": {
         parameters: {
             query?: never;
@@ -108,7 +128,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Fires again from the next slot; missed slots are not replayed. */
+        /** @description Fires again from the next slot; missed slots are not replayed (backfill runs them). Clears pause_reason. */
         post: operations["jobs_resume"];
         delete?: never;
         options?: never;
@@ -127,6 +147,26 @@ export interface paths {
         get: operations["jobs_runs"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cron/jobs/{job_id}/runs/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel every queued or running run of the job
+         * @description Queued runs end cancelled at once; running ones are stopped by their workers (as POST /api/runs/{run_id}/cancel). The job itself keeps its schedule: pause it to stop new runs.
+         */
+        post: operations["jobs_cancel_runs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -238,6 +278,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a run
+         * @description A queued run ends cancelled at once. A running run is stopped by its worker before its next step, and an http step in flight is abandoned within about a second (on the gevent pool); it then ends cancelled, its step log saying where it stopped. A run that has ended answers 409.
+         */
+        post: operations["runs_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run again: a new run of the same workflow with the same input
+         * @description The new run has trigger rerun and rerun_of set to this run, which is left as it is.
+         */
+        post: operations["runs_rerun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workflows": {
         parameters: {
             query?: never;
@@ -305,6 +385,18 @@ export interface components {
             total_jobs: number;
             jobs: components["schemas"]["Job"][];
         };
+        BackfillInputRequest: {
+            /**
+             * Format: date-time
+             * @description ISO time with its offset; slots from here (included).
+             */
+            start: string;
+            /**
+             * Format: date-time
+             * @description ISO time with its offset, not in the future; slots up to here (included).
+             */
+            end: string;
+        };
         CronJobInputRequest: {
             job_id: string;
             workflow_id: string;
@@ -317,6 +409,11 @@ export interface components {
             misfire_grace_seconds?: number;
             /** @default skip */
             overlap?: components["schemas"]["OverlapEnum"];
+            /**
+             * @description Pause the job after this many consecutive failed runs (0: never).
+             * @default 0
+             */
+            pause_after_failures?: number;
             cron_expression: string;
         };
         Error: {
@@ -343,6 +440,11 @@ export interface components {
             misfire_grace_seconds?: number;
             /** @default skip */
             overlap?: components["schemas"]["OverlapEnum"];
+            /**
+             * @description Pause the job after this many consecutive failed runs (0: never).
+             * @default 0
+             */
+            pause_after_failures?: number;
             /** @default 0 */
             hours?: number;
             /** @default 0 */
@@ -379,6 +481,15 @@ export interface components {
              *     * `allow` - allow
              */
             overlap: components["schemas"]["OverlapEnum"];
+            /** @description The job pauses itself after this many consecutive failed runs (0: never). */
+            pause_after_failures: number;
+            /** @description Why the job paused itself (after consecutive failures); null when paused by a person, or running. */
+            pause_reason: string | null;
+            /**
+             * Format: date-time
+             * @description When the job was paused; null while it runs.
+             */
+            paused_at: string | null;
             /** @description "At 09:00, Monday through Friday", "Every 1 hour 30 minutes" */
             description: string;
             /**
@@ -391,6 +502,17 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        JobBackfilled: {
+            status: components["schemas"]["Success"];
+            message: string;
+            job_id: string;
+            /** @description Runs recorded, one per slot that had none. */
+            runs_created: number;
+            /** @description Slots in the range that already had a run. */
+            slots_already_run: number;
+            /** @description The runs recorded, oldest slot first. */
+            run_ids: string[];
         };
         JobDone: {
             status: components["schemas"]["Success"];
@@ -505,11 +627,30 @@ export interface components {
              */
             reason: (components["schemas"]["ReasonEnum"] | components["schemas"]["NullEnum"]) | null;
             /**
-             * @description Why a queued run has not started yet. concurrency_limit: as many of this user's runs as their limit allows (RUN_MAX_CONCURRENT_PER_USER, or their own) are queued for a worker or running; it starts as one of them ends. null: it is on its way to a worker.
+             * @description Why a queued run has not started yet. concurrency_limit: as many of this user's runs as their limit allows (RUN_MAX_CONCURRENT_PER_USER, or their own) are queued for a worker or running; it starts as one of them ends. backfill: a backfill run waiting for the job's earlier backfill runs (oldest slot first). null: it is on its way to a worker.
              *
              *     * `concurrency_limit` - concurrency_limit
+             *     * `backfill` - backfill
              */
             wait_reason: (components["schemas"]["WaitReasonEnum"] | components["schemas"]["NullEnum"]) | null;
+            /**
+             * Format: date-time
+             * @description When someone asked to cancel the run.
+             */
+            cancelled_at: string | null;
+            /** @description Who asked to cancel the run. */
+            cancelled_by: string | null;
+            /**
+             * Format: uuid
+             * @description The run this one repeats (trigger rerun).
+             */
+            rerun_of: string | null;
+        };
+        RunCancelled: {
+            status: components["schemas"]["Success"];
+            message: string;
+            /** @description As it is now: cancelled if it was queued; a running run is still running until its worker stops it, within about a second (poll GET /api/runs/{run_id}). */
+            run: components["schemas"]["Run"];
         };
         RunInputRequest: {
             /** @default  */
@@ -525,9 +666,19 @@ export interface components {
          *     * `succeeded` - succeeded
          *     * `failed` - failed
          *     * `skipped` - skipped
+         *     * `cancelled` - cancelled
          * @enum {string}
          */
-        RunStatus: "queued" | "running" | "succeeded" | "failed" | "skipped";
+        RunStatus: "queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+        RunsCancelled: {
+            status: components["schemas"]["Success"];
+            message: string;
+            job_id: string;
+            /** @description Queued runs now cancelled. */
+            cancelled: number;
+            /** @description Running runs their workers are stopping (each ends cancelled). */
+            stopping: number;
+        };
         /**
          * @description * `cron` - cron
          *     * `interval` - interval
@@ -556,14 +707,17 @@ export interface components {
         /**
          * @description * `schedule` - schedule
          *     * `manual` - manual
+         *     * `rerun` - rerun
+         *     * `backfill` - backfill
          * @enum {string}
          */
-        TriggerEnum: "schedule" | "manual";
+        TriggerEnum: "schedule" | "manual" | "rerun" | "backfill";
         /**
          * @description * `concurrency_limit` - concurrency_limit
+         *     * `backfill` - backfill
          * @enum {string}
          */
-        WaitReasonEnum: "concurrency_limit";
+        WaitReasonEnum: "concurrency_limit" | "backfill";
         Workflow: {
             workflow_id: string;
             name: string;
@@ -834,6 +988,79 @@ export interface operations {
             };
         };
     };
+    jobs_backfill: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any string of 1 to 255 printable ASCII characters, e.g. a UUID. The same key with the same request within 24 h returns the first answer (header Idempotent-Replayed: true) and starts nothing; with another request it is a 409. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobBackfilled"];
+                };
+            };
+            /** @description Invalid input: the body, a query parameter or the schedule; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused because of the current state; nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     jobs_pause: {
         parameters: {
             query?: never;
@@ -992,10 +1219,70 @@ export interface operations {
             };
         };
     };
-    jobs_trigger: {
+    jobs_cancel_runs: {
         parameters: {
             query?: never;
             header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunsCancelled"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The task queue (Redis) is unreachable; the run was recorded as failed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    jobs_trigger: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any string of 1 to 255 printable ASCII characters, e.g. a UUID. The same key with the same request within 24 h returns the first answer (header Idempotent-Replayed: true) and starts nothing; with another request it is a 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 job_id: string;
             };
@@ -1031,6 +1318,15 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused because of the current state; nothing was changed. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1325,6 +1621,141 @@ export interface operations {
             };
         };
     };
+    runs_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunCancelled"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused because of the current state; nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The task queue (Redis) is unreachable; the run was recorded as failed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    runs_rerun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any string of 1 to 255 printable ASCII characters, e.g. a UUID. The same key with the same request within 24 h returns the first answer (header Idempotent-Replayed: true) and starts nothing; with another request it is a 409. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOne"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused because of the current state; nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The task queue (Redis) is unreachable; the run was recorded as failed. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     workflows_list: {
         parameters: {
             query?: {
@@ -1525,7 +1956,10 @@ export interface operations {
     workflows_run: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any string of 1 to 255 printable ASCII characters, e.g. a UUID. The same key with the same request within 24 h returns the first answer (header Idempotent-Replayed: true) and starts nothing; with another request it is a 409. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 workflow_id: string;
             };
@@ -1574,6 +2008,15 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Refused because of the current state; nothing was changed. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

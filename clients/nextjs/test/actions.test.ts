@@ -78,6 +78,47 @@ describe('server actions', () => {
     ok(await actions.deleteWorkflow(workflowId))
   })
 
+  test("runs: rerun and cancel, backfill and cancel a job's runs, with idempotency keys", async () => {
+    const workflowId = uniqueId('wf-runs')
+    const jobId = uniqueId('yearly')
+    ok(await actions.saveWorkflow({ workflow_id: workflowId, name: 'Video', steps: ECHO_STEPS }))
+    ok(await actions.createCronJob({ job_id: jobId, workflow_id: workflowId, input: 'moths', cron_expression: '@yearly' }))
+
+    const key = uniqueId('key')
+    const triggered = ok(await actions.triggerCronJob(jobId, { idempotencyKey: key }))
+    assert.equal(ok(await actions.triggerCronJob(jobId, { idempotencyKey: key })).run_id, triggered.run_id)
+    assert.deepEqual(await actions.runWorkflow(workflowId, { input: 'moths' }, { idempotencyKey: key }), {
+      success: false,
+      error:
+        `Idempotency-Key ${key} was used for a different request (another endpoint or body) within 24 h; ` +
+        'send a new key for a new request',
+      status: 409,
+    })
+    await eventually('the triggered run to succeed', async () => ok(await actions.getRun(triggered.run_id)).run.status === 'succeeded')
+
+    const rerun = ok(await actions.rerunRun(triggered.run_id, { idempotencyKey: uniqueId('key') })).run
+    assert.deepEqual([rerun.trigger, rerun.rerun_of], ['rerun', triggered.run_id])
+    await eventually('the rerun to succeed', async () => ok(await actions.getRun(rerun.run_id)).run.status === 'succeeded')
+    assert.deepEqual(await actions.cancelRun(rerun.run_id), {
+      success: false,
+      error: `Run ${rerun.run_id} already ended (succeeded); there is nothing to cancel`,
+      status: 409,
+    })
+
+    // The last slot of @yearly is in the past; the one after it is the job's next.
+    const newYear = Date.UTC(new Date().getUTCFullYear(), 0, 1)
+    const range = { start: new Date(newYear - 60_000).toISOString(), end: new Date(newYear).toISOString() }
+    const backfilled = ok(await actions.backfillCronJob(jobId, range, { idempotencyKey: uniqueId('key') }))
+    assert.equal(backfilled.runs_created, 1)
+    const cancelled = ok(await actions.cancelCronJobRuns(jobId))
+    assert.equal(cancelled.job_id, jobId)
+    const [backfillRun] = backfilled.run_ids
+    await eventually('the backfill run to end', async () => ok(await actions.getRun(backfillRun!)).run.finished_at)
+
+    ok(await actions.deleteCronJob(jobId))
+    ok(await actions.deleteWorkflow(workflowId))
+  })
+
   test("the API's errors come back as { success: false, error: detail }", async () => {
     const missing = uniqueId('missing')
     assert.deepEqual(await actions.triggerCronJob(missing), {

@@ -1,11 +1,18 @@
 // The typed client against the live stack (web + worker + beat started by scripts/test-live.mjs).
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
-import { createVingineClient, VingineError, type VingineClient } from '../src/index.js'
+import { createVingineClient, VingineError, type Run, type VingineClient } from '../src/index.js'
 import { API_URL, ECHO_STEPS, eventually, OTHER_USER, PASSWORD, STAFF, USER, signIn, uniqueId } from './helpers.js'
 
 let client: VingineClient
 let workflowId: string
+let slowWorkflowId: string
+
+// Long enough to be cancelled mid-run: the test stack's worker (prefork) stops a run between steps.
+const SLOW_STEPS = [
+  { type: 'python', callable: 'sleep', seconds: 3 },
+  { type: 'python', callable: 'echo' },
+]
 
 async function refused(call: Promise<unknown>, status: number, detail?: string): Promise<void> {
   await assert.rejects(call, (error: unknown) => {
@@ -20,7 +27,17 @@ before(async () => {
   client = (await signIn(USER)).client
   workflowId = uniqueId('wf')
   await client.saveWorkflow({ workflow_id: workflowId, name: 'Video', steps: ECHO_STEPS })
+  slowWorkflowId = uniqueId('wf-slow')
+  await client.saveWorkflow({ workflow_id: slowWorkflowId, name: 'Slow', steps: SLOW_STEPS })
 })
+
+async function ended(run_id: string, status: Run['status']): Promise<Run> {
+  return eventually(`run ${run_id} to end ${status}`, async () => {
+    const { run } = await client.getRun(run_id)
+    if (run.finished_at && run.status !== status) throw new Error(`run ${run_id} ended ${run.status}, not ${status}`)
+    return run.status === status && run
+  })
+}
 
 describe('auth', () => {
   test('a refresh token buys a new access token that works', async () => {
@@ -191,5 +208,129 @@ describe('workflows and runs', () => {
     await client.deleteJob(jobId)
     assert.equal((await client.deleteWorkflow(id)).workflow_id, id)
     await refused(client.getWorkflow(id), 404, `Workflow ${id} not found`)
+  })
+})
+
+describe('cancel, rerun and backfill', () => {
+  test('cancel: a running run is stopped by its worker and ends cancelled', async () => {
+    const { run } = await client.runWorkflow(slowWorkflowId, { input: 'slow' })
+    await eventually('the run to start', async () => (await client.getRun(run.run_id)).run.status === 'running')
+    const answer = await client.cancelRun(run.run_id)
+    assert.equal(answer.run.run_id, run.run_id)
+    assert.equal(answer.run.cancelled_by, USER)
+    assert.ok(answer.run.cancelled_at)
+    const done = await ended(run.run_id, 'cancelled')
+    assert.equal(done.cancelled_by, USER)
+    assert.ok(done.finished_at)
+  })
+
+  test('cancelling a run that has ended is a 409', async () => {
+    const { run } = await client.runWorkflow(workflowId, { input: 'finished' })
+    await ended(run.run_id, 'succeeded')
+    await refused(
+      client.cancelRun(run.run_id),
+      409,
+      `Run ${run.run_id} already ended (succeeded); there is nothing to cancel`,
+    )
+  })
+
+  test('rerun: a new run of the same workflow and input; the original is left as it was', async () => {
+    const { run } = await client.runWorkflow(workflowId, { input: 'herons' })
+    const original = await ended(run.run_id, 'succeeded')
+    const rerun = (await client.rerunRun(run.run_id)).run
+    assert.notEqual(rerun.run_id, run.run_id)
+    assert.equal(rerun.trigger, 'rerun')
+    assert.equal(rerun.rerun_of, run.run_id)
+    assert.equal(rerun.workflow_id, workflowId)
+    const done = await ended(rerun.run_id, 'succeeded')
+    assert.equal(done.output, 'Video about herons')
+    assert.deepEqual((await client.getRun(run.run_id)).run, original)
+  })
+
+  test("backfill: one run per past slot, once; the job's runs are cancelled together", async () => {
+    // Paused before its next slot, the job fires no run of its own while its runs are counted.
+    const untilNextMinute = 60_000 - (Date.now() % 60_000)
+    if (untilNextMinute < 5_000) await new Promise((done) => setTimeout(done, untilNextMinute))
+    const jobId = uniqueId('backfill')
+    await client.createCronJob({ job_id: jobId, workflow_id: slowWorkflowId, input: 'past', cron_expression: '* * * * *' })
+    await client.pauseJob(jobId)
+    const minute = Math.floor(Date.now() / 60_000) * 60_000
+    const slots = [3, 2, 1].map((ago) => minute - ago * 60_000)
+    const range = { start: new Date(slots[0]!).toISOString(), end: new Date(slots[2]!).toISOString() }
+
+    const backfilled = await client.backfillJob(jobId, range)
+    assert.equal(backfilled.job_id, jobId)
+    assert.equal(backfilled.runs_created, 3)
+    assert.equal(backfilled.slots_already_run, 0)
+    assert.equal(backfilled.run_ids.length, 3)
+    const { runs } = await client.listJobRuns(jobId)
+    assert.deepEqual(runs.map((run) => run.run_id).sort(), [...backfilled.run_ids].sort())
+    assert.ok(runs.every((run) => run.trigger === 'backfill'))
+    assert.deepEqual(runs.map((run) => new Date(run.scheduled_for!).getTime()).sort((a, b) => a - b), slots)
+
+    const again = await client.backfillJob(jobId, range)
+    assert.equal(again.runs_created, 0)
+    assert.equal(again.slots_already_run, 3)
+
+    // Backfill runs of a job with overlap skip go one at a time: one running, the others waiting.
+    const cancelled = await client.cancelJobRuns(jobId)
+    assert.equal(cancelled.job_id, jobId)
+    assert.equal(cancelled.cancelled + cancelled.stopping, 3)
+    for (const run_id of backfilled.run_ids) await ended(run_id, 'cancelled')
+    const none = await client.cancelJobRuns(jobId)
+    assert.deepEqual([none.cancelled, none.stopping], [0, 0])
+    await client.deleteJob(jobId)
+  })
+
+  test('backfill refuses an end in the future', async () => {
+    const jobId = uniqueId('backfill-future')
+    await client.createCronJob({ job_id: jobId, workflow_id: workflowId, cron_expression: '@yearly' })
+    const range = { start: new Date(Date.now() - 60_000).toISOString(), end: new Date(Date.now() + 60_000).toISOString() }
+    const detail = 'end must not be in the future: a backfill runs slots that have passed'
+    await refused(client.backfillJob(jobId, range), 400, detail)
+    assert.equal((await client.listJobRuns(jobId)).total_runs, 0)
+    await client.deleteJob(jobId)
+  })
+})
+
+describe('idempotency keys', () => {
+  test('trigger: the same key twice starts one run; the same key for another request is a 409', async () => {
+    const jobId = uniqueId('keyed')
+    await client.createCronJob({ job_id: jobId, workflow_id: workflowId, input: 'once', cron_expression: '@yearly' })
+    const key = uniqueId('key')
+    const first = await client.triggerJob(jobId, { idempotencyKey: key })
+    const again = await client.triggerJob(jobId, { idempotencyKey: key })
+    assert.deepEqual(again, first)
+    const other = await client.triggerJob(jobId, { idempotencyKey: uniqueId('key') })
+    assert.notEqual(other.run_id, first.run_id)
+    await refused(
+      client.runWorkflow(workflowId, { input: 'once' }, { idempotencyKey: key }),
+      409,
+      `Idempotency-Key ${key} was used for a different request (another endpoint or body) within 24 h; ` +
+        'send a new key for a new request',
+    )
+    await ended(first.run_id, 'succeeded')
+    await ended(other.run_id, 'succeeded')
+    assert.equal((await client.listJobRuns(jobId)).total_runs, 2)
+    await client.deleteJob(jobId)
+  })
+
+  test('run a workflow: the same key and body give the same run; another body is a 409', async () => {
+    const key = uniqueId('key')
+    const { run } = await client.runWorkflow(workflowId, { input: 'geese' }, { idempotencyKey: key })
+    const again = (await client.runWorkflow(workflowId, { input: 'geese' }, { idempotencyKey: key })).run
+    assert.equal(again.run_id, run.run_id)
+    await refused(client.runWorkflow(workflowId, { input: 'ducks' }, { idempotencyKey: key }), 409)
+    await ended(run.run_id, 'succeeded')
+  })
+
+  test('rerun: the same key twice gives the same new run', async () => {
+    const { run } = await client.runWorkflow(workflowId, { input: 'swans' })
+    await ended(run.run_id, 'succeeded')
+    const key = uniqueId('key')
+    const first = (await client.rerunRun(run.run_id, { idempotencyKey: key })).run
+    const again = (await client.rerunRun(run.run_id, { idempotencyKey: key })).run
+    assert.equal(again.run_id, first.run_id)
+    await ended(first.run_id, 'succeeded')
   })
 })

@@ -7,7 +7,9 @@
 import {
   createVingineClient,
   VingineError,
+  type BackfillRequest,
   type CronJobRequest,
+  type IdempotencyOptions,
   type IntervalJobRequest,
   type Page,
   type PreviewRequest,
@@ -72,8 +74,8 @@ export async function getCronJob(job_id: string) {
   return withClient((client) => client.getJob(job_id))
 }
 
-export async function triggerCronJob(job_id: string) {
-  return withClient((client) => client.triggerJob(job_id))
+export async function triggerCronJob(job_id: string, options: IdempotencyOptions = {}) {
+  return withClient((client) => client.triggerJob(job_id, options))
 }
 
 export async function pauseCronJob(job_id: string) {
@@ -90,6 +92,14 @@ export async function deleteCronJob(job_id: string) {
 
 export async function listCronJobRuns(job_id: string, page: Page = {}) {
   return withClient((client) => client.listJobRuns(job_id, page))
+}
+
+export async function backfillCronJob(job_id: string, params: BackfillRequest, options: IdempotencyOptions = {}) {
+  return withClient((client) => client.backfillJob(job_id, params, options))
+}
+
+export async function cancelCronJobRuns(job_id: string) {
+  return withClient((client) => client.cancelJobRuns(job_id))
 }
 
 export async function previewSchedule(params: PreviewRequest) {
@@ -114,10 +124,18 @@ export async function deleteWorkflow(workflow_id: string) {
   return withClient((client) => client.deleteWorkflow(workflow_id))
 }
 
-export async function runWorkflow(workflow_id: string, params: RunRequest = {}) {
-  return withClient((client) => client.runWorkflow(workflow_id, params))
+export async function runWorkflow(workflow_id: string, params: RunRequest = {}, options: IdempotencyOptions = {}) {
+  return withClient((client) => client.runWorkflow(workflow_id, params, options))
 }
 
 export async function getRun(run_id: string) {
   return withClient((client) => client.getRun(run_id))
+}
+
+export async function cancelRun(run_id: string) {
+  return withClient((client) => client.cancelRun(run_id))
+}
+
+export async function rerunRun(run_id: string, options: IdempotencyOptions = {}) {
+  return withClient((client) => client.rerunRun(run_id, options))
 }
