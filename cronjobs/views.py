@@ -38,7 +38,8 @@ class StaffOnly(IsAdminUser):
 def _job_action(verb: str, ok, *, description: str, queue: bool = False):
     """The schema of POST /jobs/{job_id}/<verb> and DELETE /jobs/{job_id}: the spec's texts. An
     action that queues a run takes an Idempotency-Key."""
-    statuses = (401, 403, 404, 409, 503) if queue else (401, 403, 404)
+    # An action that queues a run also refuses a malformed Idempotency-Key (400).
+    statuses = (400, 401, 403, 404, 409, 503) if queue else (401, 403, 404)
     return extend_schema(
         tags=["jobs"],
         operation_id=f"jobs_{verb}",

@@ -31,6 +31,7 @@ MAX_KEY_LENGTH = 255
 
 PARAMETER = OpenApiParameter(
     HEADER,
+    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description=f"Any string of 1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID. The same key "

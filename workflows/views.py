@@ -201,7 +201,7 @@ class RunViewSet(viewsets.ViewSet):
         request=None,
         parameters=[idempotency.PARAMETER],
         description="The new run has trigger rerun and rerun_of set to this run, which is left as it is.",
-        responses={200: RunOne, **_run_errors("rerun", 401, 403, 404, 409, 503)},
+        responses={200: RunOne, **_run_errors("rerun", 400, 401, 403, 404, 409, 503)},
     )
     @idempotency.idempotent
     def rerun(self, request: Request, run_id: str) -> Response:

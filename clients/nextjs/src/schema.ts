@@ -1298,6 +1298,15 @@ export interface operations {
                     "application/json": components["schemas"]["JobTriggered"];
                 };
             };
+            /** @description Invalid input: the body, a query parameter or the schedule; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Missing, expired or invalid bearer token. */
             401: {
                 headers: {
@@ -1707,6 +1716,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunOne"];
+                };
+            };
+            /** @description Invalid input: the body, a query parameter or the schedule; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Missing, expired or invalid bearer token. */
