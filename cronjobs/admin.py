@@ -9,11 +9,11 @@ from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
 from vingine.errors import ApplicationError
-from workflows.admin import RunJobFilter
+from workflows.admin import TAGS_OFFERED, RunJobFilter, TagFilter
 from workflows.models import Run
 
 from . import services
-from .models import CronJob
+from .models import CronJob, JobTag
 
 # A job firing every few seconds has thousands of runs a day; its page shows only the newest
 # and links to the run list for the rest.
@@ -69,9 +69,27 @@ class PausedAfterFailures(admin.SimpleListFilter):
         return queryset
 
 
+class JobTagFilter(TagFilter):
+    def tags_in_use(self) -> list[str]:
+        return list(JobTag.objects.order_by("tag").values_list("tag", flat=True).distinct()[:TAGS_OFFERED])
+
+    def having(self, queryset, tag: str):
+        return queryset.filter(pk__in=JobTag.objects.filter(tag=tag).values("job_id"))
+
+
 @admin.register(CronJob)
 class CronJobAdmin(admin.ModelAdmin):
-    list_display = ("job_id", "owner", "workflow", "schedule_type", "schedule", "timezone", "paused", "updated_at")
+    list_display = (
+        "job_id",
+        "owner",
+        "workflow",
+        "schedule_type",
+        "schedule",
+        "timezone",
+        "paused",
+        "tags",
+        "updated_at",
+    )
     # Only users who own a job are offered, not every user of the app.
     list_filter = (
         "paused",
@@ -79,6 +97,7 @@ class CronJobAdmin(admin.ModelAdmin):
         "schedule_type",
         ("owner", admin.RelatedOnlyFieldListFilter),
         "timezone",
+        JobTagFilter,
     )
     search_fields = ("job_id", "workflow__workflow_id", "owner__username")
     list_select_related = ("owner", "workflow")
@@ -98,6 +117,8 @@ class CronJobAdmin(admin.ModelAdmin):
         "paused_at",
         "pause_reason",
         "pause_after_failures",
+        "tags",
+        "metadata",
         "anchor",
         "periodic_task",
         "next_run",

@@ -48,6 +48,7 @@ CLAIM_FIELDS = (
     "next_fire_at",
     "misfire_grace_seconds",
     "overlap",
+    "tags",
 )
 # A run row as the claim writes it; every other column takes its model default.
 RUN_ROW_FIELDS = (
@@ -63,6 +64,7 @@ RUN_ROW_FIELDS = (
     "finished_at",
     "published_at",
     "wait_reason",
+    "tags",
 )
 _ID, _OWNER, _SLOT, _STATUS = (RUN_ROW_FIELDS.index(name) for name in ("id", "owner", "scheduled_for", "status"))
 
@@ -70,7 +72,7 @@ _ID, _OWNER, _SLOT, _STATUS = (RUN_ROW_FIELDS.index(name) for name in ("id", "ow
 def _row(job: CronJob, slot: datetime, now: datetime, *, reason: str = "", error: str = "") -> list:
     status, finished_at = (Run.Status.SKIPPED, now) if reason else (Run.Status.QUEUED, None)
     job_fields = (job.pk, job.workflow_id, job.owner_id)
-    return [uuid.uuid4(), *job_fields, slot, job.input_text, status, reason, error, finished_at, None, ""]
+    return [uuid.uuid4(), *job_fields, slot, job.input_text, status, reason, error, finished_at, None, "", job.tags]
 
 
 def _admit(rows: list[list], now: datetime) -> None:

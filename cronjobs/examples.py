@@ -21,6 +21,8 @@ CRON_JOB = {
     "description": "At 09:00",
     "last_run_time": "2025-12-21T09:00:00.012000+00:00",
     "last_run_status": "succeeded",
+    "tags": [],
+    "metadata": {},
     "created_at": "2025-12-20T18:03:11.402000+00:00",
     "updated_at": "2025-12-20T18:03:11.402000+00:00",
 }
@@ -46,6 +48,18 @@ CRON_REQUEST = OpenApiExample(
         "user_id": "user-uuid",
         "input": "Generate video about tech news",
         "cron_expression": "0 9 * * *",
+    },
+)
+TAGGED_REQUEST = OpenApiExample(
+    "With tags and metadata",
+    request_only=True,
+    value={
+        "job_id": "daily-video-generation",
+        "workflow_id": "video-automation-workflow",
+        "input": "Generate video about tech news",
+        "cron_expression": "0 9 * * *",
+        "tags": ["video", "team:growth"],
+        "metadata": {"campaign": "spring", "owner_email": "growth@example.com"},
     },
 )
 CRON_CREATED = OpenApiExample(
@@ -86,6 +100,8 @@ CREATE_ERRORS = {
         ),
         ("Interval too short", "Interval is 5 seconds; the shortest allowed is 10 seconds"),
         ("Unknown zone", "Unknown timezone 'Mars/Base'; use an IANA name such as 'UTC' or 'Europe/Paris'"),
+        ("Too many tags", "tags: 11 tags given; at most 10 are allowed"),
+        ("Metadata too big", "metadata: is 5008 bytes as JSON; the limit is 4096 bytes"),
     ],
     403: [("Someone else's workflow", OWN_WORKFLOWS_ONLY)],
     404: [("No such workflow", "Workflow video-automation-workflow not found")],

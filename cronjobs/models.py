@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone as dj_timezone
 from django_celery_beat.models import PeriodicTask
 
+from vingine.tags import MAX_TAG_LENGTH
 from workflows.models import Workflow
 
 from . import schedules
@@ -60,6 +61,10 @@ class CronJob(models.Model):
     pause_after_failures = models.PositiveIntegerField(default=0)
     pause_reason = models.CharField(max_length=500, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
+    # Shown as given (vingine.tags); the tags are also rows of JobTag, written with these, which
+    # lists filter by on any database.
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -168,3 +173,22 @@ class CronJob(models.Model):
         zone = schedules.parse_timezone(self.timezone)
         slot = next(schedules.cron_times_before(self.cron_expression, zone, now))
         return slot if slot >= self.anchor else None
+
+
+class JobTag(models.Model):
+    """One tag of a job, for finding jobs (and their runs) by tag; ``CronJob.tags`` is what is shown.
+
+    Services write both in one transaction. A table rather than a lookup into the JSON list: it
+    filters the same way on PostgreSQL and SQLite, through an index.
+    """
+
+    # Looked up through jobtag_job_tag, whose first column it is.
+    job = models.ForeignKey(CronJob, on_delete=models.CASCADE, related_name="tag_rows", db_index=False)
+    tag = models.CharField(max_length=MAX_TAG_LENGTH)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "tag"], name="jobtag_job_tag")]
+        indexes = [models.Index(fields=["tag", "job"], name="jobtag_tag_job")]
+
+    def __str__(self) -> str:
+        return self.tag

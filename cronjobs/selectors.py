@@ -7,8 +7,10 @@ from django.db.models.functions import Coalesce
 from vingine.errors import Forbidden, NotFound
 from vingine.pagination import Page
 from workflows.models import Run
+from workflows.run_filters import RunFilter
+from workflows.selectors import RUN_RELATED
 
-from .models import CronJob
+from .models import CronJob, JobTag
 
 JOB_RELATED = ("owner", "workflow")  # what a job's answer shows
 
@@ -30,9 +32,12 @@ def with_last_run(jobs: QuerySet[CronJob]) -> QuerySet[CronJob]:
     )
 
 
-def job_list(*, user: AbstractBaseUser | None = None) -> QuerySet[CronJob]:
-    """The user's jobs; every job when ``user`` is None (operators)."""
+def job_list(*, user: AbstractBaseUser | None = None, tags: tuple[str, ...] = ()) -> QuerySet[CronJob]:
+    """The user's jobs; every job when ``user`` is None (operators). With ``tags``, only the jobs
+    that have every one of them."""
     jobs = with_last_run(_jobs())
+    for tag in tags:
+        jobs = jobs.filter(pk__in=JobTag.objects.filter(tag=tag).values("job_id"))
     return jobs if user is None else jobs.filter(owner=user)
 
 
@@ -65,7 +70,8 @@ def job_get_for(
     return job
 
 
-def run_page_for_job(*, job: CronJob, page: Page) -> tuple[list[Run], int]:
-    """One page of the job's runs, newest first, and how many it has in all."""
-    runs = list(page.of(job.runs.select_related("job", "workflow", "owner").order_by("-created_at", "-pk")))
-    return runs, page.total(runs, job.runs)
+def run_page_for_job(*, job: CronJob, page: Page, run_filter: RunFilter | None = None) -> tuple[list[Run], int]:
+    """One page of the job's runs, newest first, and how many the filter lets through in all."""
+    runs = job.runs.all() if run_filter is None else run_filter.apply(job.runs.all())
+    shown = list(page.of(runs.select_related(*RUN_RELATED).order_by("-created_at", "-pk")))
+    return shown, page.total(shown, runs)

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from cronjobs.models import CronJob
-from vingine.fields import IdField, StrictCharField, StrictIntegerField
+from vingine.fields import IdField, MetadataField, StrictCharField, StrictIntegerField, TagsField
 from vingine.output import BlankAsNullCharField, SuccessField, TimeField, ZonedTimeField
 from workflows.models import Run
 from workflows.serializers import validate_input_size
@@ -29,6 +29,8 @@ class JobInput(serializers.Serializer):
         max_value=CronJob.MAX_PAUSE_AFTER_FAILURES,
         help_text="Pause the job after this many consecutive failed runs (0: never).",
     )
+    tags = TagsField(help_text="Words to find the job and its runs by (GET /api/cron/jobs?tag=...).")
+    metadata = MetadataField(help_text="The app's own data about the job, shown as given.")
 
     def validate_input(self, value: str) -> str:
         return validate_input_size(value)
@@ -108,6 +110,10 @@ class Job(serializers.Serializer):
         help_text="When the newest run started (or was recorded, if it never started).",
     )
     last_run_status = serializers.ChoiceField(choices=Run.Status.values, allow_null=True)
+    tags = serializers.ListField(
+        child=serializers.CharField(), help_text="As given, duplicates dropped; the job's runs carry them too."
+    )
+    metadata = serializers.DictField(help_text="As given.")
     created_at = TimeField()
     updated_at = TimeField()
 
@@ -130,13 +136,15 @@ class JobOne(serializers.Serializer):
 class JobList(serializers.Serializer):
     status = SuccessField()
     user_id = serializers.CharField()
-    total_jobs = serializers.IntegerField(help_text="All of the caller's jobs, not only this page.")
+    total_jobs = serializers.IntegerField(
+        help_text="All of the caller's jobs (with the tags asked for, if any), not only this page."
+    )
     jobs = Job(many=True)
 
 
 class AllJobList(serializers.Serializer):
     status = SuccessField()
-    total_jobs = serializers.IntegerField(help_text="Every job, not only this page.")
+    total_jobs = serializers.IntegerField(help_text="Every job (with the tags asked for, if any), not only this page.")
     jobs = Job(many=True)
 
 

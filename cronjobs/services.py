@@ -7,6 +7,7 @@ same transaction, and beat reads it on its next tick.
 
 import itertools
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from vingine import tags as tag_rules
 from vingine.errors import Forbidden, InvalidInput, NotFound
 from vingine.sql import lock_for_transaction
 from workflows.dispatch import backfill_release
@@ -22,7 +24,7 @@ from workflows.models import Run, Workflow
 from workflows.runs import run_enqueue, runs_cancel
 
 from . import schedules
-from .models import CronJob
+from .models import CronJob, JobTag
 from .periodic_tasks import write_periodic_task
 from .schedules import ScheduleSpec
 from .selectors import job_get_for
@@ -56,8 +58,12 @@ def job_upsert(
     misfire_grace_seconds: int = 60,
     overlap: str = CronJob.Overlap.SKIP,
     pause_after_failures: int = 0,
+    tags: Sequence[str] = (),
+    metadata: dict | None = None,
 ) -> CronJob:
-    """Create a job, or atomically replace the caller's job with the same id."""
+    """Create a job, or atomically replace the caller's job with the same id (its tags and metadata
+    too: those not given are gone)."""
+    tags, metadata = tag_rules.checked(tags, {} if metadata is None else metadata)
     if overlap not in CronJob.Overlap.values:
         raise InvalidInput(f"overlap must be one of {', '.join(CronJob.Overlap.values)}")
     if not 0 <= pause_after_failures <= CronJob.MAX_PAUSE_AFTER_FAILURES:
@@ -118,12 +124,15 @@ def job_upsert(
     job.anchor = now
     job.misfire_grace_seconds = misfire_grace_seconds
     job.overlap = overlap
+    old_tags = existing.tags if existing is not None else []
+    job.tags, job.metadata = tags, metadata
     # The first slot strictly after the (new) anchor: a replace never fires the new schedule early.
     job.next_fire_at = job.next_fire_after(now)
     if existing is not None:
         _drop_prepared(existing)
     write_periodic_task(job, now=now)
     job.save()
+    tag_rules.write_tag_rows(JobTag.objects.filter(job=job), lambda tag: JobTag(job=job, tag=tag), tags, old_tags)
     if existing is None:
         job.last_run_at, job.last_run_status = None, None  # a new job has no runs: nothing to read back
     return job
@@ -245,6 +254,7 @@ def job_backfill(*, user: AbstractBaseUser, job_id: str, start: datetime, end: d
             scheduled_for=slot,
             input_text=job.input_text,
             wait_reason=Run.WaitReason.BACKFILL,
+            tags=job.tags,
         )
         for slot in slots
         if slot not in already

@@ -6,10 +6,12 @@ from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from vingine.filters import tags_from
 from vingine.output import success
 from vingine.pagination import page_from
-from vingine.schema import error_responses, page_parameters
+from vingine.schema import error_responses, page_parameters, tag_parameter
 from workflows import idempotency
+from workflows.run_filters import RunFilter
 from workflows.serializers import JobRunList, RunsCancelled
 
 from . import examples, schedules, selectors, services
@@ -29,6 +31,7 @@ from .serializers import (
 )
 
 ALL_JOBS_FORBIDDEN = "Only operators (staff users) can list all jobs"
+JOB_TAG_PARAMETER = tag_parameter(description="Only jobs with this tag; repeated (tag=a&tag=b), every tag given.")
 
 
 class StaffOnly(IsAdminUser):
@@ -62,13 +65,16 @@ class CronJobViewSet(viewsets.ViewSet):
         tags=["jobs"],
         summary="List the caller's jobs",
         operation_id="jobs_list",
-        parameters=page_parameters(default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX),
+        parameters=[
+            JOB_TAG_PARAMETER,
+            *page_parameters(default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX),
+        ],
         responses={200: JobList, **error_responses(400, 401)},
         examples=[examples.JOB_LIST],
     )
     def list_mine(self, request: Request) -> Response:
         page = page_from(request, default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX)
-        jobs = selectors.job_list(user=request.user)
+        jobs = selectors.job_list(user=request.user, tags=tags_from(request))
         shown = list(page.of(jobs))
         return success(JobList, user_id=request.user.username, total_jobs=page.total(shown, jobs), jobs=shown)
 
@@ -76,7 +82,10 @@ class CronJobViewSet(viewsets.ViewSet):
         tags=["jobs"],
         summary="List every job (operators only)",
         operation_id="jobs_list_all",
-        parameters=page_parameters(default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX),
+        parameters=[
+            JOB_TAG_PARAMETER,
+            *page_parameters(default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX),
+        ],
         responses={
             200: AllJobList,
             **error_responses(400, 401, 403, examples={403: [("Not an operator", ALL_JOBS_FORBIDDEN)]}),
@@ -84,7 +93,7 @@ class CronJobViewSet(viewsets.ViewSet):
     )
     def list_all(self, request: Request) -> Response:
         page = page_from(request, default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
-        jobs = selectors.job_list()
+        jobs = selectors.job_list(tags=tags_from(request))
         shown = list(page.of(jobs))
         return success(AllJobList, total_jobs=page.total(shown, jobs), jobs=shown)
 
@@ -94,7 +103,7 @@ class CronJobViewSet(viewsets.ViewSet):
         operation_id="jobs_create_cron",
         request=CronJobInput,
         responses={200: JobSaved, **error_responses(400, 401, 403, 404, 409, examples=examples.CREATE_ERRORS)},
-        examples=[examples.CRON_REQUEST, examples.CRON_CREATED],
+        examples=[examples.CRON_REQUEST, examples.TAGGED_REQUEST, examples.CRON_CREATED],
     )
     def create_cron(self, request: Request) -> Response:
         body = CronJobInput(data=request.data)
@@ -133,6 +142,8 @@ class CronJobViewSet(viewsets.ViewSet):
             misfire_grace_seconds=data["misfire_grace_seconds"],
             overlap=data["overlap"],
             pause_after_failures=data["pause_after_failures"],
+            tags=data["tags"],
+            metadata=data["metadata"],
         )
 
     @extend_schema(
@@ -201,13 +212,16 @@ class CronJobViewSet(viewsets.ViewSet):
         tags=["runs"],
         summary="The job's runs, newest first",
         operation_id="jobs_runs",
-        parameters=page_parameters(default=50, maximum=settings.RUNS_PAGE_MAX),
+        parameters=[
+            *RunFilter.parameters(),
+            *page_parameters(default=settings.RUNS_PAGE_DEFAULT, maximum=settings.RUNS_PAGE_MAX),
+        ],
         responses={200: JobRunList, **error_responses(400, 401, 403, 404, examples=examples.job_errors("access"))},
     )
     def runs(self, request: Request, job_id: str) -> Response:
         job = selectors.job_get_for(user=request.user, job_id=job_id, last_run=False)
-        page = page_from(request, default=50, maximum=settings.RUNS_PAGE_MAX)
-        runs, total = selectors.run_page_for_job(job=job, page=page)
+        page = page_from(request, default=settings.RUNS_PAGE_DEFAULT, maximum=settings.RUNS_PAGE_MAX)
+        runs, total = selectors.run_page_for_job(job=job, page=page, run_filter=RunFilter.from_request(request))
         return success(JobRunList, job_id=job.job_id, total_runs=total, runs=runs)
 
     @extend_schema(

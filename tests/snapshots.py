@@ -3,10 +3,20 @@
 from django.contrib.auth import get_user_model
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
-from cronjobs.models import CronJob
-from workflows.models import Run, Workflow
+from cronjobs.models import CronJob, JobTag
+from workflows.models import Run, Workflow, WorkflowTag
 
-MODELS = (get_user_model(), Workflow, CronJob, PeriodicTask, CrontabSchedule, IntervalSchedule, Run)
+MODELS = (
+    get_user_model(),
+    Workflow,
+    WorkflowTag,
+    CronJob,
+    JobTag,
+    PeriodicTask,
+    CrontabSchedule,
+    IntervalSchedule,
+    Run,
+)
 
 
 def rows(model, **filters) -> list[dict]:
@@ -26,7 +36,9 @@ def owned_by(user) -> dict:
     return {
         "user": rows(get_user_model(), pk=user.pk),
         "workflows": rows(Workflow, owner=user),
+        "workflow_tags": rows(WorkflowTag, workflow__owner=user),
         "jobs": jobs,
+        "job_tags": rows(JobTag, job__owner=user),
         "periodic_tasks": rows(PeriodicTask, pk__in=[job["periodic_task_id"] for job in jobs]),
         "runs": rows(Run, owner=user),
     }

@@ -9,7 +9,9 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
+from . import tags
 from .fields import IdField
+from .filters import TIME_EXAMPLE
 from .pagination import MAX_OFFSET
 
 # JSON Schema patterns are ECMA-262 regexes: "$" instead of Python's "\Z".
@@ -75,6 +77,46 @@ def page_parameters(*, default: int, maximum: int) -> list[OpenApiParameter]:
             description="How many items to skip first; default 0.",
         ),
     ]
+
+
+def tag_parameter(*, description: str) -> OpenApiParameter:
+    """``tag`` as ``vingine.filters.tags_from`` reads it."""
+    return OpenApiParameter(
+        "tag",
+        {"type": "array", "items": tags.TAG_SCHEMA, "maxItems": tags.MAX_TAGS},
+        explode=True,
+        description=description,
+    )
+
+
+def choices_parameter(name: str, choices: list[str], *, description: str) -> OpenApiParameter:
+    """A repeatable parameter as ``vingine.filters.choices_from`` reads it."""
+    return OpenApiParameter(
+        name, {"type": "array", "items": {"type": "string", "enum": choices}}, explode=True, description=description
+    )
+
+
+def time_range_parameters(*, field: str) -> list[OpenApiParameter]:
+    """``since`` and ``until`` as ``vingine.filters.time_range_from`` reads them."""
+    schema = {"type": "string", "format": "date-time"}
+    return [
+        OpenApiParameter(
+            "since",
+            schema,
+            description=f"Only items whose {field} is at or after this ISO 8601 time with its offset "
+            f"(e.g. {TIME_EXAMPLE}).",
+        ),
+        OpenApiParameter(
+            "until",
+            schema,
+            description=f"Only items whose {field} is before this ISO 8601 time with its offset; after since.",
+        ),
+    ]
+
+
+def id_parameter(name: str, *, description: str) -> OpenApiParameter:
+    """A job or workflow id as ``vingine.filters.id_from`` reads it."""
+    return OpenApiParameter(name, ID_SCHEMA, description=description)
 
 
 class BearerJWT(OpenApiAuthenticationExtension):

@@ -171,7 +171,8 @@ SIMPLE_JWT = {
 CRON_MIN_INTERVAL_SECONDS = env_int("CRON_MIN_INTERVAL_SECONDS", 10, minimum=1)
 CRON_MAX_JOBS_PER_USER = env_int("CRON_MAX_JOBS_PER_USER", 100, minimum=1)
 CRON_MAX_INPUT_BYTES = 64 * 1024
-RUNS_PAGE_MAX = 500  # most runs one GET /api/cron/jobs/{id}/runs returns
+RUNS_PAGE_DEFAULT = 50  # runs a run list (GET /api/runs, /api/cron/jobs/{id}/runs) returns unless asked
+RUNS_PAGE_MAX = 500  # most runs one run list returns
 # Newest runs kept per job (and per workflow, for runs started from the workflow itself).
 RUN_HISTORY_LIMIT = env_int("RUN_HISTORY_LIMIT", 100, minimum=1)
 # At most this many of one user's runs are handed to workers (queued for a worker or running) at

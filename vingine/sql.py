@@ -102,8 +102,13 @@ def insert_rows(
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(values)}"
         f" FROM unnest({arrays}) AS r({aliases}) ON CONFLICT DO NOTHING"
     )
-    # Placeholders in the text's order: the constants of the SELECT list, then the arrays.
-    params += [[row[index] for row in rows] for index in range(len(row_fields))]
+    # Placeholders in the text's order: the constants of the SELECT list, then the arrays. A JSON
+    # value goes as jsonb: a list as it is would be read as one more dimension of the array.
+    for index, field in enumerate(row_fields):
+        if isinstance(field, models.JSONField):
+            params.append([field.get_db_prep_save(row[index], connection) for row in rows])
+        else:
+            params.append([row[index] for row in rows])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -5,20 +5,82 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 
-from cronjobs.models import CronJob
+from cronjobs.models import CronJob, JobTag
+from vingine import tags as tag_rules
 from vingine.errors import ApplicationError
 
 from .dispatch import in_flight, max_concurrent
-from .models import Run, RunLimit, Workflow
+from .models import Run, RunLimit, Workflow, WorkflowTag
 from .redaction import redact_steps, restore_redacted
+from .run_filters import RunFilter
 from .runs import runs_cancel
+from .services import workflow_tag_rows_write
 from .steps import validate_steps
+
+TAGS_OFFERED = 50  # the sidebar offers the first tags in use by name, not every one
+
+
+class TagFilter(admin.SimpleListFilter):
+    """Rows with one tag, among the tags in use. A subclass says which tags are in use and which
+    rows have a tag, through the tag tables (the same on every database)."""
+
+    title = "tag"
+    parameter_name = "tag"
+
+    def tags_in_use(self) -> list[str]:
+        raise NotImplementedError
+
+    def having(self, queryset, tag: str):
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        offered = self.tags_in_use()
+        value = self.value()
+        # A tag chosen beyond the first TAGS_OFFERED (or by a link) is offered too: a filter without
+        # the chosen value among its choices is dropped, and the page would list every row.
+        if value is not None and value not in offered:
+            offered.append(value)
+        return [(tag, tag) for tag in offered]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not tag_rules.is_tag(value):
+            return queryset.none()  # no row has it: a malformed tag filters to nothing
+        return self.having(queryset, value)
+
+
+class WorkflowTagFilter(TagFilter):
+    def tags_in_use(self) -> list[str]:
+        return list(WorkflowTag.objects.order_by("tag").values_list("tag", flat=True).distinct()[:TAGS_OFFERED])
+
+    def having(self, queryset, tag: str):
+        return queryset.filter(pk__in=WorkflowTag.objects.filter(tag=tag).values("workflow_id"))
+
+
+class RunTagFilter(TagFilter):
+    """Runs whose job has the tag, or, without a job, whose workflow has it (as GET /api/runs?tag=)."""
+
+    def tags_in_use(self) -> list[str]:
+        jobs = JobTag.objects.values_list("tag", flat=True)
+        workflows = WorkflowTag.objects.values_list("tag", flat=True)
+        return list(jobs.union(workflows).order_by("tag")[:TAGS_OFFERED])
+
+    def having(self, queryset, tag: str):
+        return RunFilter(tags=(tag,)).apply(queryset)
 
 
 class WorkflowForm(forms.ModelForm):
     class Meta:
         model = Workflow
-        fields = ("workflow_id", "owner", "name", "steps")
+        fields = ("workflow_id", "owner", "name", "steps", "tags", "metadata")
+        help_texts = {
+            "tags": f'A JSON list, like ["video", "team:growth"]: at most {tag_rules.MAX_TAGS} tags, '
+            f"each {tag_rules.TAG_RULE}.",
+            "metadata": f"A JSON object of at most {tag_rules.METADATA_MAX_BYTES} bytes, nested at most "
+            f"{tag_rules.METADATA_MAX_DEPTH} levels deep.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,15 +98,35 @@ class WorkflowForm(forms.ModelForm):
             raise forms.ValidationError(problems)
         return steps
 
+    # The same rules as the API's; left empty, none.
+    def clean_tags(self):
+        try:
+            return tag_rules.clean_tags(self.cleaned_data["tags"] or [])
+        except tag_rules.Invalid as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_metadata(self):
+        try:
+            return tag_rules.clean_metadata(self.cleaned_data["metadata"] or {})
+        except tag_rules.Invalid as exc:
+            raise forms.ValidationError(str(exc)) from None
+
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
     form = WorkflowForm
-    fields = ("workflow_id", "owner", "name", "steps", "created_at", "updated_at")
-    list_display = ("workflow_id", "name", "owner", "updated_at")
+    fields = ("workflow_id", "owner", "name", "steps", "tags", "metadata", "created_at", "updated_at")
+    list_display = ("workflow_id", "name", "owner", "tags", "updated_at")
+    list_filter = (WorkflowTagFilter,)
     search_fields = ("workflow_id", "name", "owner__username")
     list_select_related = ("owner",)
     readonly_fields = ("created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The tag rows are written with the workflow, in the admin's transaction, as the API does.
+        rows = list(WorkflowTag.objects.filter(workflow=obj).values_list("tag", flat=True)) if change else []
+        workflow_tag_rows_write(workflow=obj, old_tags=rows)
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -124,7 +206,7 @@ class RunAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "wait_reason", "trigger", RunJobFilter)
+    list_filter = ("status", "wait_reason", "trigger", RunJobFilter, RunTagFilter)
     search_fields = ("id", "job__job_id", "workflow__workflow_id", "owner__username")
     list_select_related = ("job", "workflow", "owner")
     ordering = ("-created_at",)

@@ -5,6 +5,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from vingine.tags import MAX_TAG_LENGTH
+
 
 class Workflow(models.Model):
     """An ordered list of steps, owned by one user. ``workflow_id`` is one global namespace."""
@@ -13,6 +15,10 @@ class Workflow(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=200, blank=True)
     steps = models.JSONField(default=list)
+    # Shown as given (vingine.tags); the tags are also rows of WorkflowTag, written with these, which
+    # lists filter by on any database.
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -21,6 +27,21 @@ class Workflow(models.Model):
 
     def __str__(self) -> str:
         return self.workflow_id
+
+
+class WorkflowTag(models.Model):
+    """One tag of a workflow, for finding its runs that have no job by tag (``cronjobs.JobTag``'s twin)."""
+
+    # Looked up through workflowtag_workflow_tag, whose first column it is.
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="tag_rows", db_index=False)
+    tag = models.CharField(max_length=MAX_TAG_LENGTH)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "tag"], name="workflowtag_workflow_tag")]
+        indexes = [models.Index(fields=["tag", "workflow"], name="workflowtag_tag_workflow")]
+
+    def __str__(self) -> str:
+        return self.tag
 
 
 class Run(models.Model):
@@ -98,6 +119,10 @@ class Run(models.Model):
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", db_index=False
     )
+    # The job's tags when the run was recorded (the workflow's, for a run without a job), so a run
+    # shows what it was tagged with in one read. Runs are found by tag through their job's (or
+    # workflow's) tag rows, as they are now.
+    tags = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -49,7 +49,8 @@ def run_enqueue(
     rerun_of: Run | None = None,
 ) -> Run:
     """Record a queued run, handed over to the workers (its message sent once the row is committed)
-    if its owner's concurrency limit has room, else held until it has."""
+    if its owner's concurrency limit has room, else held until it has. It carries its job's tags as
+    they are now (its workflow's, without a job)."""
     with transaction.atomic():
         [handed_over] = dispatch.admit([owner.pk])
         run = Run.objects.create(
@@ -60,6 +61,7 @@ def run_enqueue(
             scheduled_for=scheduled_for,
             input_text=input_text,
             rerun_of=rerun_of,
+            tags=(job if job is not None else workflow).tags,
             published_at=timezone.now() if handed_over else None,
             wait_reason="" if handed_over else Run.WaitReason.CONCURRENCY_LIMIT,
         )

@@ -5,9 +5,14 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from cronjobs.models import CronJob
 from vingine.errors import Forbidden, NotFound
+from vingine.pagination import Page
 
 from .models import Run, Workflow
+from .run_filters import RunFilter
+
+RUN_RELATED = ("job", "workflow", "owner", "cancelled_by")  # what a run's answer shows
 
 
 def workflow_list(*, user: AbstractBaseUser) -> QuerySet[Workflow]:
@@ -37,9 +42,26 @@ def run_get_for(*, user: AbstractBaseUser, run_id: str, action: str = "access") 
         uuid.UUID(run_id)
     except ValueError:
         raise NotFound(f"Run {run_id} not found") from None
-    run = Run.objects.select_related("job", "workflow", "owner", "cancelled_by").filter(id=run_id).first()
+    run = Run.objects.select_related(*RUN_RELATED).filter(id=run_id).first()
     if run is None:
         raise NotFound(f"Run {run_id} not found")
     if run.owner_id != user.pk and not user.is_staff:
         raise Forbidden(f"You don't have permission to {action} this run")
     return run
+
+
+def run_page(
+    *, user: AbstractBaseUser, run_filter: RunFilter, page: Page, job_id: str | None = None
+) -> tuple[list[Run], int]:
+    """One page of the user's own runs (staff too: this is not the operators' view), newest first,
+    and how many the filter lets through in all; only those of their job ``job_id`` if given."""
+    runs = Run.objects.filter(owner=user)
+    if job_id is not None:
+        # By the job's key, so the list reads down the (job, -created_at) index.
+        job_pk = CronJob.objects.filter(owner=user, job_id=job_id).values_list("pk", flat=True).first()
+        if job_pk is None:
+            return [], 0
+        runs = runs.filter(job_id=job_pk)
+    runs = run_filter.apply(runs)
+    shown = list(page.of(runs.select_related(*RUN_RELATED).order_by("-created_at", "-pk")))
+    return shown, page.total(shown, runs)

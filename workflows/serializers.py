@@ -2,7 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from vingine.fields import IdField, StrictCharField
+from vingine.fields import IdField, MetadataField, StrictCharField, TagsField
 from vingine.output import BlankAsNullCharField, BlankAsNullChoiceField, SuccessField, TimeField
 
 from . import models
@@ -26,6 +26,8 @@ class WorkflowInput(serializers.Serializer):
     workflow_id = IdField()
     name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     steps = StepsField()
+    tags = TagsField(help_text="Words to find the workflow's runs without a job by (GET /api/runs?tag=...).")
+    metadata = MetadataField(help_text="The app's own data about the workflow, shown as given.")
 
 
 class RunInput(serializers.Serializer):
@@ -62,6 +64,10 @@ class Workflow(serializers.Serializer):
     name = serializers.CharField(allow_blank=True)
     user_id = serializers.CharField(source="owner.username")
     steps = RedactedStepsField()
+    tags = serializers.ListField(
+        child=serializers.CharField(), help_text="As given, duplicates dropped; its runs without a job carry them."
+    )
+    metadata = serializers.DictField(help_text="As given.")
     created_at = TimeField()
     updated_at = TimeField()
 
@@ -129,6 +135,10 @@ class Run(serializers.Serializer):
     rerun_of = serializers.UUIDField(
         source="rerun_of_id", allow_null=True, help_text="The run this one repeats (trigger rerun)."
     )
+    tags = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Its job's tags when it was recorded (its workflow's, for a run without a job).",
+    )
 
 
 class RunOne(serializers.Serializer):
@@ -156,5 +166,15 @@ class RunsCancelled(serializers.Serializer):
 class JobRunList(serializers.Serializer):
     status = SuccessField()
     job_id = serializers.CharField()
-    total_runs = serializers.IntegerField(help_text="All of the job's runs, not only this page.")
+    total_runs = serializers.IntegerField(
+        help_text="All of the job's runs (those the filters let through, if any), not only this page."
+    )
+    runs = Run(many=True)
+
+
+class RunList(serializers.Serializer):
+    status = SuccessField()
+    total_runs = serializers.IntegerField(
+        help_text="All of the caller's runs (those the filters let through, if any), not only this page."
+    )
     runs = Run(many=True)

@@ -1,23 +1,36 @@
 """Writes for workflows. Views and the admin call these; nothing else writes the table."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from vingine import tags as tag_rules
 from vingine.errors import Conflict, Forbidden, InvalidInput
 from vingine.sql import lock_for_transaction
 
-from .models import Workflow
+from .models import Workflow, WorkflowTag
 from .redaction import restore_redacted
 from .selectors import workflow_get_for
 from .steps import validate_steps
 
 
 @transaction.atomic
-def workflow_save(*, owner: AbstractBaseUser, workflow_id: str, name: str, steps: list[dict]) -> Workflow:
-    """Create the workflow, or replace the one ``owner`` already has under this id.
+def workflow_save(
+    *,
+    owner: AbstractBaseUser,
+    workflow_id: str,
+    name: str,
+    steps: list[dict],
+    tags: Sequence[str] = (),
+    metadata: dict | None = None,
+) -> Workflow:
+    """Create the workflow, or replace the one ``owner`` already has under this id (its tags and
+    metadata too: those not given are gone).
 
     A header sent back as it is shown, redacted, keeps the value stored for it.
     """
+    tags, metadata = tag_rules.checked(tags, {} if metadata is None else metadata)
     lock_for_transaction(f"workflow:{workflow_id}")
     # NO KEY: runs being committed meanwhile check their workflow with KEY SHARE, which this lets be.
     existing = Workflow.objects.select_for_update(no_key=True).filter(workflow_id=workflow_id).first()
@@ -29,10 +42,23 @@ def workflow_save(*, owner: AbstractBaseUser, workflow_id: str, name: str, steps
     if problems:
         raise InvalidInput("; ".join(problems))
     if existing is not None:
-        existing.name, existing.steps = name, steps
-        existing.save(update_fields=["name", "steps", "updated_at"])
+        old_tags = existing.tags
+        existing.name, existing.steps, existing.tags, existing.metadata = name, steps, tags, metadata
+        existing.save(update_fields=["name", "steps", "tags", "metadata", "updated_at"])
+        workflow_tag_rows_write(workflow=existing, old_tags=old_tags)
         return existing
-    return Workflow.objects.create(workflow_id=workflow_id, owner=owner, name=name, steps=steps)
+    workflow = Workflow.objects.create(
+        workflow_id=workflow_id, owner=owner, name=name, steps=steps, tags=tags, metadata=metadata
+    )
+    workflow_tag_rows_write(workflow=workflow, old_tags=[])
+    return workflow
+
+
+def workflow_tag_rows_write(*, workflow: Workflow, old_tags: list[str]) -> None:
+    """Make the workflow's WorkflowTag rows its ``tags`` (which were ``old_tags``), in the caller's
+    transaction: the API and the admin save them with the workflow."""
+    rows = WorkflowTag.objects.filter(workflow=workflow)
+    tag_rules.write_tag_rows(rows, lambda tag: WorkflowTag(workflow=workflow, tag=tag), workflow.tags, old_tags)
 
 
 @transaction.atomic

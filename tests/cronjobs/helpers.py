@@ -7,8 +7,8 @@ from cronsim import CronSim
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from cronjobs.claims import claim_due_jobs
-from cronjobs.models import CronJob
-from workflows.models import Run
+from cronjobs.models import CronJob, JobTag
+from workflows.models import Run, WorkflowTag
 
 # The request bodies of the spec's examples, sent by alice (whose user id is "alice-uuid").
 CRON_BODY = {
@@ -90,6 +90,8 @@ def db_snapshot() -> dict:
         "crontabs": list(CrontabSchedule.objects.order_by("pk").values_list("pk", flat=True)),
         "intervals": list(IntervalSchedule.objects.order_by("pk").values_list("pk", flat=True)),
         "runs": list(Run.objects.order_by("pk").values()),
+        "job_tags": list(JobTag.objects.order_by("pk").values()),
+        "workflow_tags": list(WorkflowTag.objects.order_by("pk").values()),
         "beat_last_change": PeriodicTasks.last_change(),
     }
 

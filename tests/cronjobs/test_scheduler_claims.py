@@ -36,6 +36,36 @@ def test_it_records_a_queued_run_for_a_due_slot_and_moves_to_the_next(workflow, 
     assert job.next_fire_at == slot + timedelta(seconds=30)
 
 
+def test_the_runs_of_a_slot_carry_the_jobs_tags(alice, workflow):
+    job = services.job_upsert(
+        caller=alice,
+        job_id="tagged",
+        workflow_id=workflow.workflow_id,
+        user_id=None,
+        input_text="",
+        spec=schedules.interval_spec(seconds=10),
+        tags=["video", "team:growth"],
+    )
+    untagged = services.job_upsert(
+        caller=alice,
+        job_id="untagged",
+        workflow_id=workflow.workflow_id,
+        user_id=None,
+        input_text="",
+        spec=schedules.interval_spec(seconds=10),
+    )
+    first = job.next_fire_at
+
+    fire_due_jobs(max(first, untagged.next_fire_at) + timedelta(seconds=15))  # a missed slot and one to run
+
+    runs = schedule_runs(job)
+    assert [(run.status, run.tags) for run in runs] == [
+        (Run.Status.SKIPPED, ["video", "team:growth"]),
+        (Run.Status.QUEUED, ["video", "team:growth"]),
+    ]
+    assert {tuple(run.tags) for run in schedule_runs(untagged)} == {()}
+
+
 def test_it_claims_nothing_before_the_slot(workflow, make_job):
     job = make_job(workflow, schedules.interval_spec(seconds=30))
 

@@ -191,10 +191,12 @@ def test_no_list_shows_bob_anything_of_alices(client_for, schema, world, query):
     before = snapshot()
     listed = 0
 
-    for path, method, _ in operations(schema):
+    for path, method, operation in operations(schema):
         if method != "get" or "{" in path or path.startswith("/api/auth/"):
             continue
-        response = bob_api.get(path + query)
+        # The largest page each list documents (run lists stop at 500).
+        limits = [p["schema"]["maximum"] for p in operation.get("parameters", ()) if p["name"] == "limit"]
+        response = bob_api.get(path + query.replace("limit=1000", f"limit={min([1000, *limits])}"))
         assert response.status_code in (200, 403), (path, response.status_code, response.content[:300])
         text = response.content.decode()
         leaked = [value for value in secrets if value in text]
