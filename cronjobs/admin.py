@@ -13,7 +13,7 @@ from workflows.admin import TAGS_OFFERED, RunJobFilter, TagFilter
 from workflows.models import Run
 
 from . import services
-from .models import CronJob, JobTag
+from .models import CronJob, JobTag, Notification
 
 # A job firing every few seconds has thousands of runs a day; its page shows only the newest
 # and links to the run list for the rest.
@@ -119,6 +119,8 @@ class CronJobAdmin(admin.ModelAdmin):
         "pause_after_failures",
         "tags",
         "metadata",
+        "notify",
+        "failing",
         "anchor",
         "periodic_task",
         "next_run",
@@ -217,3 +219,20 @@ class JobPeriodicTaskAdmin(PeriodicTaskAdmin):
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, JobPeriodicTaskAdmin)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What was told of jobs' failures and recoveries, and whether it arrived."""
+
+    list_display = ("job", "event", "channel", "target", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "event", "channel")
+    search_fields = ("job__job_id", "target")
+    list_select_related = ("job",)
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -65,6 +65,12 @@ class CronJob(models.Model):
     # lists filter by on any database.
     tags = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Who hears when the job starts failing and when it recovers (cronjobs.notifications):
+    # {"url", "email", "on": ["failure", "recovery"], "after_consecutive_failures"}; null: nobody.
+    notify = models.JSONField(null=True, blank=True)
+    # Whether the job is failing as far as notifications go: set when its failure notification is
+    # made, cleared by its next success (one notification per transition, not per run).
+    failing = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -192,3 +198,39 @@ class JobTag(models.Model):
 
     def __str__(self) -> str:
         return self.tag
+
+
+class Notification(models.Model):
+    """One message about a job's transition (failing, recovered) to one destination; delivered by
+    a task that retries with backoff, never by the run itself."""
+
+    class Event(models.TextChoices):
+        FAILURE = "failure"
+        RECOVERY = "recovery"
+
+    class Channel(models.TextChoices):
+        HTTP = "http"
+        EMAIL = "email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"  # every try failed
+
+    job = models.ForeignKey(CronJob, on_delete=models.CASCADE, related_name="notifications")
+    run = models.ForeignKey("workflows.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    event = models.CharField(max_length=16, choices=Event.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    target = models.CharField(max_length=2048)  # the URL or the e-mail address
+    body = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "-created_at"], name="notification_job_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.event} of {self.job_id} to {self.target}"

@@ -10,7 +10,7 @@ from workflows.models import Run
 from workflows.run_filters import RunFilter
 from workflows.selectors import RUN_RELATED
 
-from .models import CronJob, JobTag
+from .models import CronJob, JobTag, Notification
 
 JOB_RELATED = ("owner", "workflow")  # what a job's answer shows
 
@@ -75,3 +75,7 @@ def run_page_for_job(*, job: CronJob, page: Page, run_filter: RunFilter | None =
     runs = job.runs.all() if run_filter is None else run_filter.apply(job.runs.all())
     shown = list(page.of(runs.select_related(*RUN_RELATED).order_by("-created_at", "-pk")))
     return shown, page.total(shown, runs)
+
+
+def notification_list(*, job: CronJob, limit: int = 50) -> list[Notification]:
+    return list(job.notifications.order_by("-created_at", "-pk")[:limit])

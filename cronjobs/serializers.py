@@ -1,10 +1,32 @@
 from rest_framework import serializers
 
-from cronjobs.models import CronJob
+from cronjobs.models import CronJob, Notification
 from vingine.fields import IdField, MetadataField, StrictCharField, StrictIntegerField, TagsField
 from vingine.output import BlankAsNullCharField, SuccessField, TimeField, ZonedTimeField
 from workflows.models import Run
 from workflows.serializers import validate_input_size
+
+NOTIFICATION_EVENTS = Notification.Event.values  # one enum, NotificationEvent, in the schema (ENUM_NAME_OVERRIDES)
+
+
+class NotifyInput(serializers.Serializer):
+    url = StrictCharField(
+        required=False, allow_null=True, max_length=2048, help_text="Gets a signed POST, as http steps' requests."
+    )
+    email = StrictCharField(required=False, allow_null=True, max_length=254)
+    on = serializers.ListField(
+        child=serializers.ChoiceField(choices=NOTIFICATION_EVENTS),
+        required=False,
+        min_length=1,
+        help_text="Which transitions to tell of; default both.",
+    )
+    after_consecutive_failures = StrictIntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=1000,
+        help_text="The job counts as failing after this many failed runs in a row.",
+    )
 
 
 class JobInput(serializers.Serializer):
@@ -31,6 +53,12 @@ class JobInput(serializers.Serializer):
     )
     tags = TagsField(help_text="Words to find the job and its runs by (GET /api/cron/jobs?tag=...).")
     metadata = MetadataField(help_text="The app's own data about the job, shown as given.")
+    notify = NotifyInput(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Who hears when the job starts failing and when it recovers: one notification per transition.",
+    )
 
     def validate_input(self, value: str) -> str:
         return validate_input_size(value)
@@ -103,6 +131,12 @@ class Job(serializers.Serializer):
         help_text="Why the job paused itself (after consecutive failures); null when paused by a person, or running."
     )
     paused_at = ZonedTimeField(allow_null=True, help_text="When the job was paused; null while it runs.")
+    notify = serializers.JSONField(
+        allow_null=True, help_text="{url, email, on, after_consecutive_failures}, as given; null: nobody is notified."
+    )
+    failing = serializers.BooleanField(
+        help_text="Whether the job's failure was notified and no run has succeeded since (only with notify)."
+    )
     description = serializers.CharField(help_text='"At 09:00, Monday through Friday", "Every 1 hour 30 minutes"')
     last_run_time = ZonedTimeField(
         source="last_run_at",
@@ -169,3 +203,23 @@ class Preview(serializers.Serializer):
     timezone = serializers.CharField()
     next_run_times = serializers.ListField(child=TimeField(), help_text="In the given zone.")
     description = serializers.CharField()
+
+
+class NotificationShown(serializers.Serializer):
+    id = serializers.IntegerField()
+    event = serializers.ChoiceField(choices=NOTIFICATION_EVENTS)
+    channel = serializers.ChoiceField(choices=Notification.Channel.values)
+    target = serializers.CharField(help_text="The URL or e-mail address.")
+    status = serializers.ChoiceField(choices=Notification.Status.values, help_text="failed: every try failed.")
+    attempts = serializers.IntegerField()
+    last_error = BlankAsNullCharField()
+    run_id = serializers.UUIDField(allow_null=True)
+    body = serializers.JSONField(help_text="What was sent (an e-mail says the same in words).")
+    created_at = TimeField()
+    sent_at = TimeField(allow_null=True)
+
+
+class JobNotificationList(serializers.Serializer):
+    status = SuccessField()
+    job_id = serializers.CharField()
+    notifications = NotificationShown(many=True, help_text="Newest first, at most 50.")

@@ -23,7 +23,7 @@ from workflows.dispatch import backfill_release
 from workflows.models import Run, Workflow
 from workflows.runs import run_enqueue, runs_cancel
 
-from . import schedules
+from . import notifications, schedules
 from .models import CronJob, JobTag
 from .periodic_tasks import write_periodic_task
 from .schedules import ScheduleSpec
@@ -60,6 +60,7 @@ def job_upsert(
     pause_after_failures: int = 0,
     tags: Sequence[str] = (),
     metadata: dict | None = None,
+    notify: dict | None = None,
 ) -> CronJob:
     """Create a job, or atomically replace the caller's job with the same id (its tags and metadata
     too: those not given are gone)."""
@@ -121,6 +122,7 @@ def job_upsert(
     job.paused = False  # a replaced job is a new schedule, running
     job.pause_reason, job.paused_at = "", None
     job.pause_after_failures = pause_after_failures
+    job.notify, job.failing = notifications.validated(notify), False
     job.anchor = now
     job.misfire_grace_seconds = misfire_grace_seconds
     job.overlap = overlap
@@ -185,6 +187,26 @@ def job_resume(*, user: AbstractBaseUser, job_id: str) -> CronJob:
 def job_delete(*, user: AbstractBaseUser, job_id: str) -> None:
     job = job_get_for(user=user, job_id=job_id, action="delete", lock=True)
     job.delete()  # its PeriodicTask goes with it (periodic_tasks), in this transaction
+
+
+@transaction.atomic
+def job_run_ended(*, job_pk: int) -> None:
+    """A run of the job succeeded or failed (sent by its worker when the job pauses after failures
+    or notifies): pause it, notify of a transition. Decided from the job's newest ended runs as they
+    are now, so reports arriving late or twice change nothing."""
+    job = CronJob.objects.select_for_update(of=("self",)).select_related("owner", "workflow")
+    job = job.filter(pk=job_pk).first()
+    if job is None:
+        return
+    window = max(job.pause_after_failures, (job.notify or {}).get("after_consecutive_failures", 1))
+    ended = list(
+        job.runs.filter(status__in=(Run.Status.SUCCEEDED, Run.Status.FAILED))
+        .order_by("-created_at", "-pk")
+        .values_list("id", "status", "error")[:window]
+    )
+    streak = next((index for index, (_, status, _) in enumerate(ended) if status != Run.Status.FAILED), len(ended))
+    notifications.on_outcome(job, ended, streak)
+    job_pause_after_failures(job_pk=job_pk)
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ urlpatterns = [
     re_path(r"^jobs/(?P<job_id>[^/]+)/runs/?$", V.as_view({"get": "runs"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/runs/cancel/?$", V.as_view({"post": "cancel_runs"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/backfill/?$", V.as_view({"post": "backfill"})),
+    re_path(r"^jobs/(?P<job_id>[^/]+)/notifications/?$", V.as_view({"get": "notifications"})),
     # Beside /jobs, not under it: no job id can shadow it.
     re_path(r"^preview/?$", V.as_view({"post": "preview"})),
 ]

@@ -23,6 +23,7 @@ from .serializers import (
     JobBackfilled,
     JobDone,
     JobList,
+    JobNotificationList,
     JobOne,
     JobSaved,
     JobTriggered,
@@ -144,6 +145,7 @@ class CronJobViewSet(viewsets.ViewSet):
             pause_after_failures=data["pause_after_failures"],
             tags=data["tags"],
             metadata=data["metadata"],
+            notify=data["notify"],
         )
 
     @extend_schema(
@@ -286,3 +288,13 @@ class CronJobViewSet(viewsets.ViewSet):
             cancelled=cancelled,
             stopping=stopping,
         )
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="The job's notifications, newest first",
+        operation_id="jobs_notifications",
+        responses={200: JobNotificationList, **error_responses(401, 403, 404, examples=examples.job_errors("access"))},
+    )
+    def notifications(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get_for(user=request.user, job_id=job_id, last_run=False)
+        return success(JobNotificationList, job_id=job.job_id, notifications=selectors.notification_list(job=job))

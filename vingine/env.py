@@ -4,6 +4,9 @@ Every setting comes from the environment (12-factor). A malformed value stops th
 start with a message that names the variable, instead of surfacing later as a confusing error.
 """
 
+import base64
+import binascii
+import hashlib
 import ipaddress
 import os
 import re
@@ -107,3 +110,20 @@ def secret_key(name: str, local_file: Path) -> str:
         return local_file.read_text().strip()  # another process created it first
     except OSError as exc:
         raise ImproperlyConfigured(f"{name} is not set and {local_file} could not be created ({exc}); set {name}")
+
+
+def fernet_key(name: str, derive_from: str) -> str:
+    """``name`` from the environment, checked to be a Fernet key; else one derived from ``derive_from``
+    (a secret itself), so every process of a deployment agrees on it without another setting."""
+    value = os.environ.get(name)
+    if not value:
+        return base64.urlsafe_b64encode(hashlib.sha256(f"vingine secrets:{derive_from}".encode()).digest()).decode()
+    try:
+        if len(base64.urlsafe_b64decode(value.encode())) == 32:
+            return value
+    except (ValueError, binascii.Error):
+        pass
+    raise ImproperlyConfigured(
+        f"{name} must be 32 bytes in url-safe base64 (python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())')"
+    )

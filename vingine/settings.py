@@ -7,7 +7,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from .concurrency import gevent_patched
-from .env import env_bool, env_hosts, env_int, env_list, env_str, secret_key
+from .env import env_bool, env_hosts, env_int, env_list, env_str, fernet_key, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -140,7 +140,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["vingine.schema.paths_without_optional_slash"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "vingine.schema.path_parameter_schemas"],
-    "ENUM_NAME_OVERRIDES": {"RunStatus": "workflows.serializers.RUN_STATUSES", "Success": ["success"]},
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatus": "workflows.serializers.RUN_STATUSES",
+        "Success": ["success"],
+        "NotificationEvent": "cronjobs.serializers.NOTIFICATION_EVENTS",
+    },
 }
 
 # Requests above this are refused before any parsing (the input itself is capped at 64 KiB).
@@ -189,6 +193,27 @@ BACKFILL_MAX_CONCURRENT = env_int("BACKFILL_MAX_CONCURRENT", 5, minimum=1)
 # How long an Idempotency-Key is remembered: a request repeated with it within this time gets the
 # first answer and starts nothing new.
 IDEMPOTENCY_KEY_HOURS = 24
+# The key (Fernet: 32 bytes, url-safe base64) that encrypts stored secrets (users' signing
+# secrets). Derived from SECRET_KEY when unset; set it of its own in production, and keep it: a new
+# key makes stored secrets unreadable (their owners rotate them then).
+SECRETS_ENCRYPTION_KEY = fernet_key("SECRETS_ENCRYPTION_KEY", SECRET_KEY)
+# After a user rotates their signing secret, the previous one still signs for this long.
+SIGNING_SECRET_OVERLAP_HOURS = 24
+# Where people reach this API: notifications link to runs and jobs under it.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
+
+# --- E-mail (job notifications) ------------------------------------------------------------------
+# SMTP when EMAIL_HOST is set; else every e-mail is printed by the process that sends it (a worker).
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vingine <noreply@localhost>")
 
 # --- Workflow runs ---------------------------------------------------------------------------
 

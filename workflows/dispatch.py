@@ -40,7 +40,7 @@ from .models import Run, RunLimit
 logger = logging.getLogger(__name__)
 
 EXECUTE_RUN = "workflows.tasks.execute_run"
-CHECK_FAILURES = "cronjobs.tasks.pause_after_failures"
+RUN_ENDED = "cronjobs.tasks.job_run_ended"
 PUBLISH_RETRY_POLICY = {"max_retries": 12, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 # Only runs older than this, and whose slot passed longer ago than this, are sent by the sweeper:
 # younger ones may still be on their way out, or waiting in a beat for their slot.
@@ -251,14 +251,14 @@ def backfill_release(job_pks: Iterable[int] | None = None, *, limit: int = SWEEP
     return len(handed_over)
 
 
-def send_failures_check(job_pk: int) -> None:
-    """Ask for the job to be paused if its failed runs have reached its pause_after_failures
-    (cronjobs.tasks.pause_after_failures). Never fails the run that asks: a check that cannot be
-    sent is made at the job's next failed run."""
+def send_outcome_check(job_pk: int, run_id: uuid.UUID | str) -> None:
+    """Tell the job a run of it ended (cronjobs.tasks.job_run_ended: pause after failures, notify
+    of a transition). Never fails the run that tells: a check that cannot be sent is made at the
+    job's next run, which looks at the job's newest runs as they are then."""
     try:
-        app.send_task(CHECK_FAILURES, args=(job_pk,), retry=False)
+        app.send_task(RUN_ENDED, args=(job_pk, str(run_id)), retry=False)
     except OperationalError as exc:
-        logger.warning("job %s: the consecutive failures check could not be sent: %r", job_pk, exc)
+        logger.warning("job %s: the check of run %s's outcome could not be sent: %r", job_pk, run_id, exc)
 
 
 def sweep_unpublished(now: datetime, *, limit: int = SWEEP_BATCH) -> int:

@@ -207,3 +207,17 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}: {self.key}"
+
+
+class SigningSecret(models.Model):
+    """A user's secret for signing the requests their runs send (workflows.signing), encrypted."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signing_secret")
+    secret = models.TextField()  # encrypted
+    created_at = models.DateTimeField()  # when ``secret`` was made
+    # The secret before the last rotation (encrypted), which still signs until previous_until.
+    previous = models.TextField(blank=True)
+    previous_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"signing secret of {self.owner_id}"

@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 from cronjobs.models import CronJob
 from vingine.sql import lock_keys_for_transaction, prepared_cursor
 
-from .models import Run, RunLimit, Workflow
+from .models import Run, RunLimit, SigningSecret, Workflow
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,10 @@ class Claimed:
     steps: list
     job_id: str | None  # the job's own id, as the API shows it
     job_pk: int | None
-    pause_after_failures: int  # the job's option; 0 for a run without a job
+    # Whether the run's outcome is watched: its job pauses after failures or notifies someone.
+    outcome_watched: bool
+    signing_secret: str | None  # the owner's signing secret, encrypted (None: they have none yet)
+    signing_previous: str | None  # the one before, encrypted, while it still signs
 
 
 class _AnyAsText(json.JSONEncoder):
@@ -61,8 +64,9 @@ def _columns(model: type[models.Model]) -> dict[str, str]:
 
 @functools.cache
 def _claim_sql(vendor: str) -> str:
-    run, workflow, job = _columns(Run), _columns(Workflow), _columns(CronJob)
+    run, workflow, job, secret = _columns(Run), _columns(Workflow), _columns(CronJob), _columns(SigningSecret)
     table, jobs = connection.ops.quote_name(Run._meta.db_table), connection.ops.quote_name(CronJob._meta.db_table)
+    secrets = connection.ops.quote_name(SigningSecret._meta.db_table)
     running, queued = _word(Run.Status.RUNNING), _word(Run.Status.QUEUED)
     return (
         f"UPDATE {table} SET {run['status']} = {running}, {run['started_at']} = %s, {run['worker']} = %s"
@@ -73,7 +77,11 @@ def _claim_sql(vendor: str) -> str:
         f" WHERE w.{workflow['id']} = {table}.{run['workflow']}),"
         f" (SELECT j.{job['job_id']} FROM {jobs} AS j WHERE j.{job['id']} = {table}.{run['job']}),"
         f" {run['job']},"
-        f" (SELECT j.{job['pause_after_failures']} FROM {jobs} AS j WHERE j.{job['id']} = {table}.{run['job']})"
+        f" (SELECT j.{job['pause_after_failures']} > 0 OR j.{job['notify']} IS NOT NULL FROM {jobs} AS j"
+        f" WHERE j.{job['id']} = {table}.{run['job']}),"
+        f" (SELECT s.{secret['secret']} FROM {secrets} AS s WHERE s.{secret['owner']} = {table}.{run['owner']}),"
+        f" (SELECT s.{secret['previous']} FROM {secrets} AS s WHERE s.{secret['owner']} = {table}.{run['owner']}"
+        f" AND s.{secret['previous_until']} > %s)"
     )
 
 
@@ -120,13 +128,13 @@ def claim(run_id: uuid.UUID | str, *, started_at: datetime, worker: str) -> Clai
     An earlier try of this very claim counts as ours (the same start time and worker): its commit
     may have gone through although the database went away before saying so.
     """
-    params = [_time(started_at), worker, _id(run_id), _time(started_at), worker]
+    params = [_time(started_at), worker, _id(run_id), _time(started_at), worker, _time(started_at)]
     with prepared_cursor() as cursor:
         cursor.execute(_claim_sql(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
         return None
-    owner_id, input_text, trigger, scheduled_for, steps, job_id, job_pk, pause_after_failures = row
+    owner_id, input_text, trigger, scheduled_for, steps, job_id, job_pk, watched, secret, previous = row
     return Claimed(
         owner_id,
         input_text,
@@ -135,7 +143,9 @@ def claim(run_id: uuid.UUID | str, *, started_at: datetime, worker: str) -> Clai
         _read_json(steps),
         job_id,
         job_pk,
-        pause_after_failures or 0,
+        bool(watched),
+        secret,
+        previous,
     )
 
 

@@ -8,6 +8,7 @@ see where a run went wrong. What each step type does lives in ``workflows.steps`
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,9 +71,18 @@ def _wait_before_retry(retry_number: int, retry_after: float | None) -> float:
 
 
 class DynamicWorkflowRunner:
-    def __init__(self, workflow, *, run_headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workflow,
+        *,
+        run_headers: dict[str, str] | None = None,
+        run_id: str | None = None,
+        signing_keys: list[bytes] | None = None,
+    ):
         self.workflow = workflow
         self.run_headers = run_headers or {}
+        self.run_id = run_id
+        self.signing_keys = signing_keys or []
 
     def run(
         self, input_text: str, *, deadline: float | None = None, cancelled: Callable[[], bool] = lambda: False
@@ -91,7 +101,7 @@ class DynamicWorkflowRunner:
             result.steps.append(record)
             started = time.monotonic()
             try:
-                previous = self._attempts(step, previous, input_text, record["attempts"], deadline)
+                previous = self._attempts(index, step, previous, input_text, record["attempts"], deadline)
             except RunCancelled:
                 record["error"] = CANCELLED
                 result.error, result.cancelled = f"Cancelled during steps[{index}] ({kind}), which was stopped", True
@@ -125,15 +135,25 @@ class DynamicWorkflowRunner:
         result.output_truncated = result.output_truncated or cut
         return result
 
-    def _attempts(self, step: dict, previous: Any, input_text: str, attempts: list[dict], deadline: float | None):
+    def _attempts(
+        self, index: int, step: dict, previous: Any, input_text: str, attempts: list[dict], deadline: float | None
+    ):
         """The step's output, after as many tries as its ``retries`` allow; each try is logged."""
         retries = step.get("retries", 0)
         run_step = STEP_TYPES[step["type"]].run
+        # One message id per step of a run, kept across its retries: receivers deduplicate on it.
+        webhook_id = f"msg_{uuid.UUID(str(self.run_id)).hex}_{index}" if self.run_id else None
         for number in range(1, retries + 2):
             attempt = {"attempt": number, "started_at": _now()}
             attempts.append(attempt)
             try:
-                context = StepContext(attempt=attempt, deadline=deadline, run_headers=self.run_headers)
+                context = StepContext(
+                    attempt=attempt,
+                    deadline=deadline,
+                    run_headers=self.run_headers,
+                    webhook_id=webhook_id,
+                    signing_keys=self.signing_keys,
+                )
                 context.time_left()
                 return run_step(step, previous, input_text, context)
             except StepMayRetry as exc:

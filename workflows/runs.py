@@ -25,7 +25,7 @@ from vingine.concurrency import soft_time_limit
 from vingine.errors import Conflict, QueueUnavailable
 from vingine.sql import release_connection
 
-from . import cancellation, dispatch, run_sql
+from . import cancellation, dispatch, run_sql, signing
 from .models import Run, Workflow
 from .runner import TIMED_OUT, DynamicWorkflowRunner, RunResult
 from .steps import may_wait
@@ -95,6 +95,9 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
+    keys = []
+    if any(step.get("type") == "http" for step in claimed.steps):
+        keys = signing.signing_keys(claimed.owner_id, claimed.signing_secret, claimed.signing_previous)
     if may_wait(claimed.steps):
         # Nothing to write until the run ends: the database connection goes back to its pool (when
         # there is one) while the steps wait on the network.
@@ -104,9 +107,10 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
     headers = run_headers(run_id, claimed.trigger, claimed.job_id, claimed.scheduled_for)
     with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT), cancellation.watching(run_id) as watched:
-        result = DynamicWorkflowRunner(Workflow(steps=claimed.steps), run_headers=headers).run(
-            claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled
+        runner = DynamicWorkflowRunner(
+            Workflow(steps=claimed.steps), run_headers=headers, run_id=str(run_id), signing_keys=keys
         )
+        result = runner.run(claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled)
     finished_at = timezone.now()
     if result.succeeded:
         status, reason = Run.Status.SUCCEEDED, ""
@@ -132,8 +136,8 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         _retrying_database_errors(lambda: dispatch.runs_release([claimed.owner_id]))
     if claimed.trigger == Run.Trigger.BACKFILL:
         _retrying_database_errors(lambda: dispatch.backfill_release([claimed.job_pk]))
-    if status == Run.Status.FAILED and claimed.pause_after_failures:
-        dispatch.send_failures_check(claimed.job_pk)
+    if claimed.outcome_watched and status in (Run.Status.SUCCEEDED, Run.Status.FAILED):
+        dispatch.send_outcome_check(claimed.job_pk, run_id)
     return result
 
 

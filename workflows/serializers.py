@@ -178,3 +178,16 @@ class RunList(serializers.Serializer):
         help_text="All of the caller's runs (those the filters let through, if any), not only this page."
     )
     runs = Run(many=True)
+
+
+class SigningSecretShown(serializers.Serializer):
+    status = SuccessField()
+    message = serializers.CharField(required=False)
+    secret = serializers.CharField(
+        help_text="whsec_ and base64: give it to a Standard Webhooks library to verify the requests your runs send."
+    )
+    created_at = TimeField(help_text="When this secret was made.")
+    previous_expires_at = TimeField(
+        allow_null=True,
+        help_text="After a rotation, requests carry the previous secret's signature too until then; null otherwise.",
+    )

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from .views import RunViewSet, WorkflowViewSet
+from .views import RunViewSet, SigningSecretViewSet, WorkflowViewSet
 
 # Trailing slash optional on every route, as on /api/cron.
 urlpatterns = [
@@ -14,4 +14,6 @@ urlpatterns = [
     re_path(r"^runs/(?P<run_id>[^/]+)/?$", RunViewSet.as_view({"get": "retrieve"})),
     re_path(r"^runs/(?P<run_id>[^/]+)/cancel/?$", RunViewSet.as_view({"post": "cancel"})),
     re_path(r"^runs/(?P<run_id>[^/]+)/rerun/?$", RunViewSet.as_view({"post": "rerun"})),
+    re_path(r"^signing-secret/?$", SigningSecretViewSet.as_view({"get": "retrieve"})),
+    re_path(r"^signing-secret/rotate/?$", SigningSecretViewSet.as_view({"post": "rotate"})),
 ]

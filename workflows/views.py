@@ -9,7 +9,7 @@ from vingine.output import success
 from vingine.pagination import page_from
 from vingine.schema import error_responses, id_parameter, page_parameters
 
-from . import idempotency, runs, selectors, services
+from . import idempotency, runs, selectors, services, signing
 from .models import Run
 from .run_filters import RunFilter
 from .serializers import (
@@ -17,6 +17,7 @@ from .serializers import (
     RunInput,
     RunList,
     RunOne,
+    SigningSecretShown,
     WorkflowDeleted,
     WorkflowInput,
     WorkflowList,
@@ -252,3 +253,30 @@ class RunViewSet(viewsets.ViewSet):
     def rerun(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for(user=request.user, run_id=run_id, action="rerun")
         return success(RunOne, run=runs.run_rerun(run=run))
+
+
+class SigningSecretViewSet(viewsets.ViewSet):
+    @extend_schema(
+        tags=["signing"],
+        summary="Your signing secret (made on first use)",
+        operation_id="signing_secret_get",
+        description="Every http request your runs send is signed with it, per Standard Webhooks: headers "
+        "webhook-id (the same across retries of one step of one run), webhook-timestamp and webhook-signature.",
+        responses={200: SigningSecretShown, **error_responses(401)},
+    )
+    def retrieve(self, request: Request) -> Response:
+        shown = signing.secret_get(owner=request.user)
+        return success(SigningSecretShown, **vars(shown))
+
+    @extend_schema(
+        tags=["signing"],
+        summary="Make a new signing secret",
+        operation_id="signing_secret_rotate",
+        request=None,
+        description="The previous secret keeps signing for 24 h: until previous_expires_at each request carries "
+        "both signatures, so receivers can move to the new secret without refusing a call.",
+        responses={200: SigningSecretShown, **error_responses(401)},
+    )
+    def rotate(self, request: Request) -> Response:
+        shown = signing.secret_rotate(owner=request.user)
+        return success(SigningSecretShown, message="A new signing secret was made", **vars(shown))

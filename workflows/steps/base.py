@@ -41,6 +41,10 @@ class StepContext:
     attempt: dict  # this attempt's entry in the run's step log; a step may add details to it
     deadline: float | None = None  # time.monotonic() by which the run must be over
     run_headers: dict[str, str] = field(default_factory=dict)  # what an http step tells its receiver
+    # Standard Webhooks: the message id of this step of this run (the same across its attempts)
+    # and the keys its requests are signed with (workflows.signing); none outside a run.
+    webhook_id: str | None = None
+    signing_keys: list[bytes] = field(default_factory=list)
 
     def time_left(self) -> float:
         return time_left(self.deadline)

@@ -17,6 +17,7 @@ import httpx
 from vingine import outbound
 from vingine.env import HOSTNAME
 
+from .. import signing
 from ..redaction import REDACTED, is_secret, redact_url
 from .base import StepContext, StepFailed, StepMayRetry
 from .placeholders import placeholder_problem, substitute
@@ -199,6 +200,12 @@ def run(step: dict, previous: Any, input_text: str, context: StepContext) -> dic
             raise StepFailed(f"the request body would be {len(content)} bytes; at most {MAX_REQUEST_BYTES}")
         headers.setdefault("Content-Type", "application/json")
     method = step.get("method", DEFAULT_METHOD).upper()
+    if context.webhook_id and context.signing_keys:
+        # Standard Webhooks: ours, whatever headers of these names the step sets.
+        timestamp = int(time.time())
+        headers["webhook-id"] = context.webhook_id
+        headers["webhook-timestamp"] = str(timestamp)
+        headers["webhook-signature"] = signing.sign(context.signing_keys, context.webhook_id, timestamp, content or b"")
     with outbound.client() as client:
         request = client.build_request(method, step["url"], headers=headers, content=content)
         context.attempt["url"] = shown_url = redact_url(str(request.url))
