@@ -8,6 +8,7 @@ from django.utils.text import Truncator
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
+from audit.models import AuditEvent
 from vingine.errors import ApplicationError
 from workflows.admin import TAGS_OFFERED, RunJobFilter, TagFilter
 from workflows.models import Run
@@ -25,7 +26,7 @@ def _bulk(modeladmin, request, queryset, service, verb: str) -> None:
     done = 0
     for job in queryset:
         try:
-            service(user=request.user, job_id=job.job_id)
+            service(user=request.user, job_id=job.job_id, via=AuditEvent.Via.ADMIN)
             done += 1
         except ApplicationError as exc:
             modeladmin.message_user(request, exc.detail, messages.ERROR)
@@ -127,6 +128,7 @@ class CronJobAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "recent_runs",
+        "history",
     )
 
     @admin.display(description="next run")
@@ -135,9 +137,18 @@ class CronJobAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
-        if self.admin_site.get_model_admin(Run).has_view_permission(request):
-            return fields
-        return tuple(field for field in fields if field != "recent_runs")
+        hidden = {
+            name
+            for name, model in (("recent_runs", Run), ("history", AuditEvent))
+            if not self.admin_site.get_model_admin(model).has_view_permission(request)
+        }
+        return tuple(field for field in fields if field not in hidden)
+
+    @admin.display(description="history")
+    def history(self, job):
+        changelist = reverse("admin:audit_auditevent_changelist", current_app=self.admin_site.name)
+        query = urlencode({"kind__exact": AuditEvent.Kind.JOB, "object_id": job.job_id})
+        return format_html('<a href="{}?{}">Changes to this job</a>', changelist, query)
 
     @admin.display(description="recent runs")
     def recent_runs(self, job):
@@ -186,11 +197,11 @@ class CronJobAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        services.job_delete(user=request.user, job_id=obj.job_id)
+        services.job_delete(user=request.user, job_id=obj.job_id, via=AuditEvent.Via.ADMIN)
 
     def delete_queryset(self, request, queryset):
         for job in queryset:
-            services.job_delete(user=request.user, job_id=job.job_id)
+            services.job_delete(user=request.user, job_id=job.job_id, via=AuditEvent.Via.ADMIN)
 
 
 class JobPeriodicTaskAdmin(PeriodicTaskAdmin):

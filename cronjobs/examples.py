@@ -91,6 +91,55 @@ JOB_LIST = OpenApiExample(
     value={"status": "success", "user_id": "user-uuid", "total_jobs": 2, "jobs": [CRON_JOB, INTERVAL_JOB]},
 )
 JOB_ONE = OpenApiExample("A cron job", response_only=True, value={"status": "success", "job": CRON_JOB})
+JOB_HISTORY = OpenApiExample(
+    "A job's history",
+    response_only=True,
+    value={
+        "status": "success",
+        "job_id": "daily-video-generation",
+        "total_events": 3,
+        "events": [
+            {
+                "action": "paused_after_failures",
+                "at": "2025-12-23T09:00:04.118000+00:00",
+                "actor": None,
+                "via": "system",
+                "changes": {
+                    "paused": [False, True],
+                    "pause_reason": "Paused after 3 consecutive failed runs; the last, run "
+                    "0b7e4a52-4f0e-4d7a-9a53-3f6f0c2d9e11, failed: steps[0] (http): 500",
+                    "consecutive_failures": 3,
+                    "last_run_id": "0b7e4a52-4f0e-4d7a-9a53-3f6f0c2d9e11",
+                },
+            },
+            {
+                "action": "replaced",
+                "at": "2025-12-21T10:12:40.551000+00:00",
+                "actor": "user-uuid",
+                "via": "api",
+                "changes": {"cron_expression": ["0 8 * * *", "0 9 * * *"], "pause_after_failures": [0, 3]},
+            },
+            {
+                "action": "created",
+                "at": "2025-12-20T18:03:11.402000+00:00",
+                "actor": "user-uuid",
+                "via": "api",
+                "changes": {
+                    "workflow_id": "video-automation-workflow",
+                    "input_text": "Generate video about tech news",
+                    "schedule_type": "cron",
+                    "cron_expression": "0 8 * * *",
+                    "interval_seconds": None,
+                    "timezone": "UTC",
+                    "misfire_grace_seconds": 60,
+                    "overlap": "skip",
+                    "pause_after_failures": 0,
+                    "paused": False,
+                },
+            },
+        ],
+    },
+)
 
 CREATE_ERRORS = {
     400: [

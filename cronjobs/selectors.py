@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from audit.models import AuditEvent
 from vingine.errors import Forbidden, NotFound
 from vingine.pagination import Page
 from workflows.models import Run
@@ -68,6 +69,14 @@ def job_get_for(
     if job.owner_id != user.pk and not user.is_staff:
         raise Forbidden(f"You don't have permission to {action} this job")
     return job
+
+
+def history_page_for_job(*, job: CronJob, page: Page) -> tuple[list[AuditEvent], int]:
+    """One page of the changes to the job (under its id, so a job replaced after a delete shows
+    both lives), newest first, and how many there are in all."""
+    events = AuditEvent.objects.filter(kind=AuditEvent.Kind.JOB, object_id=job.job_id)
+    shown = list(page.of(events.order_by("-at", "-pk")))
+    return shown, page.total(shown, events)
 
 
 def run_page_for_job(*, job: CronJob, page: Page, run_filter: RunFilter | None = None) -> tuple[list[Run], int]:

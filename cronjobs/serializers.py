@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from audit.models import AuditEvent
 from cronjobs.models import CronJob, Notification
 from vingine.fields import IdField, MetadataField, StrictCharField, StrictIntegerField, TagsField
 from vingine.output import BlankAsNullCharField, SuccessField, TimeField, ZonedTimeField
@@ -196,6 +197,27 @@ class JobBackfilled(JobDone):
     runs_created = serializers.IntegerField(help_text="Runs recorded, one per slot that had none.")
     slots_already_run = serializers.IntegerField(help_text="Slots in the range that already had a run.")
     run_ids = serializers.ListField(child=serializers.UUIDField(), help_text="The runs recorded, oldest slot first.")
+
+
+class JobEvent(serializers.Serializer):
+    action = serializers.ChoiceField(choices=AuditEvent.Action.values)
+    at = TimeField()
+    actor = BlankAsNullCharField(
+        source="actor_name", help_text="The username of who made the change; null when the system made it."
+    )
+    via = serializers.ChoiceField(choices=AuditEvent.Via.values, help_text="api, admin, or system (no actor).")
+    changes = serializers.DictField(
+        help_text="replaced: {field: [before, after]} for each field that changed; created and deleted: the "
+        "job's settings; triggered: run_id; backfilled: start, end, runs_created; runs_cancelled: cancelled, "
+        "stopping; paused_after_failures: pause_reason, consecutive_failures, last_run_id."
+    )
+
+
+class JobHistory(serializers.Serializer):
+    status = SuccessField()
+    job_id = serializers.CharField()
+    total_events = serializers.IntegerField(help_text="All of the job's recorded changes, not only this page.")
+    events = JobEvent(many=True, help_text="Newest first.")
 
 
 class Preview(serializers.Serializer):

@@ -9,6 +9,7 @@ import itertools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,6 +17,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from vingine import tags as tag_rules
 from vingine.errors import Forbidden, InvalidInput, NotFound
 from vingine.sql import lock_for_transaction
@@ -33,6 +36,42 @@ logger = logging.getLogger(__name__)
 
 RESERVED_JOB_IDS = {"all", "cron", "interval"}  # would collide with /api/cron/jobs/<these>
 OWN_WORKFLOWS_ONLY = "Unauthorized: You can only run your own workflows."
+Action, Via = AuditEvent.Action, AuditEvent.Via
+# What a job's owner set, as its history shows it: before and after a replace, whole on create and delete.
+AUDITED_FIELDS = (
+    "workflow_id",
+    "input_text",
+    "schedule_type",
+    "cron_expression",
+    "interval_seconds",
+    "timezone",
+    "misfire_grace_seconds",
+    "overlap",
+    "pause_after_failures",
+    "notify",
+    "tags",
+    "metadata",
+    "paused",
+)
+
+
+def _settings(job: CronJob) -> dict[str, Any]:
+    # workflow_id names the workflow as the API does, not by the foreign key's value.
+    return {
+        field: job.workflow.workflow_id if field == "workflow_id" else getattr(job, field) for field in AUDITED_FIELDS
+    }
+
+
+def _audit(job: CronJob, action: str, *, actor: AbstractBaseUser | None, via: str, **changes: Any) -> None:
+    audit_record(
+        kind=AuditEvent.Kind.JOB,
+        object_id=job.job_id,
+        owner=job.owner,
+        action=action,
+        actor=actor,
+        via=via,
+        changes=changes,
+    )
 
 
 def _resolve_owner(*, caller: AbstractBaseUser, user_id: str | None) -> AbstractBaseUser:
@@ -61,6 +100,7 @@ def job_upsert(
     tags: Sequence[str] = (),
     metadata: dict | None = None,
     notify: dict | None = None,
+    via: str = Via.API,
 ) -> CronJob:
     """Create a job, or atomically replace the caller's job with the same id (its tags and metadata
     too: those not given are gone)."""
@@ -112,6 +152,7 @@ def job_upsert(
     # Rounded up to a whole second: interval slots (anchor + k * interval) read cleanly in the API,
     # and the first run is still at least one interval after the request.
     now = schedules.whole_second_after(timezone.now())
+    before = _settings(existing) if existing is not None else None
     job = existing or CronJob(job_id=job_id, owner=owner)
     job.workflow = workflow
     job.input_text = input_text
@@ -135,14 +176,21 @@ def job_upsert(
     write_periodic_task(job, now=now)
     job.save()
     tag_rules.write_tag_rows(JobTag.objects.filter(job=job), lambda tag: JobTag(job=job, tag=tag), tags, old_tags)
+    if before is None:
+        _audit(job, Action.CREATED, actor=caller, via=via, **_settings(job))
+    else:
+        after = _settings(job)
+        changed = {field: [before[field], after[field]] for field in AUDITED_FIELDS if before[field] != after[field]}
+        _audit(job, Action.REPLACED, actor=caller, via=via, **changed)
     if existing is None:
         job.last_run_at, job.last_run_status = None, None  # a new job has no runs: nothing to read back
     return job
 
 
-def _set_paused(job: CronJob, paused: bool, *, reason: str = "") -> None:
+def _set_paused(job: CronJob, paused: bool, *, reason: str = "") -> bool:
+    """Pause or resume the job; returns whether that changed it."""
     if job.paused == paused:
-        return
+        return False
     now = timezone.now()
     job.paused = paused
     job.paused_at, job.pause_reason = (now, reason) if paused else (None, "")
@@ -154,6 +202,7 @@ def _set_paused(job: CronJob, paused: bool, *, reason: str = "") -> None:
         job.next_fire_at = job.next_fire_after(now)
     write_periodic_task(job, now=now)
     job.save(update_fields=["paused", "paused_at", "pause_reason", "next_fire_at", "prepared_for", "updated_at"])
+    return True
 
 
 def _drop_prepared(job: CronJob) -> None:
@@ -170,22 +219,28 @@ def _drop_prepared(job: CronJob) -> None:
 
 
 @transaction.atomic
-def job_pause(*, user: AbstractBaseUser, job_id: str) -> CronJob:
+def job_pause(*, user: AbstractBaseUser, job_id: str, via: str = Via.API) -> CronJob:
     job = job_get_for(user=user, job_id=job_id, action="pause", lock=True)
-    _set_paused(job, True)
+    if _set_paused(job, True):
+        _audit(job, Action.PAUSED, actor=user, via=via, paused=[False, True])
     return job
 
 
 @transaction.atomic
-def job_resume(*, user: AbstractBaseUser, job_id: str) -> CronJob:
+def job_resume(*, user: AbstractBaseUser, job_id: str, via: str = Via.API) -> CronJob:
     job = job_get_for(user=user, job_id=job_id, action="resume", lock=True)
-    _set_paused(job, False)
+    reason = job.pause_reason
+    if _set_paused(job, False):
+        cleared = {"pause_reason": [reason, ""]} if reason else {}
+        _audit(job, Action.RESUMED, actor=user, via=via, paused=[True, False], **cleared)
     return job
 
 
 @transaction.atomic
-def job_delete(*, user: AbstractBaseUser, job_id: str) -> None:
+def job_delete(*, user: AbstractBaseUser, job_id: str, via: str = Via.API) -> None:
     job = job_get_for(user=user, job_id=job_id, action="delete", lock=True)
+    # The job's settings as they were: its history outlives the row.
+    _audit(job, Action.DELETED, actor=user, via=via, **_settings(job))
     job.delete()  # its PeriodicTask goes with it (periodic_tasks), in this transaction
 
 
@@ -229,12 +284,24 @@ def job_pause_after_failures(*, job_pk: int) -> bool:
     newest, _, error = ended[0]
     reason = f"Paused after {count} consecutive failed runs; the last, run {newest}, failed: {error}"
     _set_paused(job, True, reason=reason[: CronJob._meta.get_field("pause_reason").max_length])
+    _audit(
+        job,
+        Action.PAUSED_AFTER_FAILURES,
+        actor=None,
+        via=Via.SYSTEM,
+        paused=[False, True],
+        pause_reason=job.pause_reason,
+        consecutive_failures=count,
+        last_run_id=str(newest),
+    )
     logger.warning("job %s paused after %d consecutive failed runs", job.job_id, count)
     return True
 
 
 @transaction.atomic
-def job_backfill(*, user: AbstractBaseUser, job_id: str, start: datetime, end: datetime) -> tuple[list[Run], int]:
+def job_backfill(
+    *, user: AbstractBaseUser, job_id: str, start: datetime, end: datetime, via: str = Via.API
+) -> tuple[list[Run], int]:
     """Record a run for each slot of the job's schedule from ``start`` to ``end`` (both included, in
     the job's zone) that has no run yet; returns them and how many slots already had one.
 
@@ -284,18 +351,35 @@ def job_backfill(*, user: AbstractBaseUser, job_id: str, start: datetime, end: d
     Run.objects.bulk_create(runs)
     if runs:
         transaction.on_commit(lambda: backfill_release([job.pk]))
+        _audit(
+            job,
+            Action.BACKFILLED,
+            actor=user,
+            via=via,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            runs_created=len(runs),
+            slots_already_run=len(slots) - len(runs),
+        )
     return runs, len(slots) - len(runs)
 
 
-def job_cancel_runs(*, user: AbstractBaseUser, job_id: str) -> tuple[int, int]:
+@transaction.atomic
+def job_cancel_runs(*, user: AbstractBaseUser, job_id: str, via: str = Via.API) -> tuple[int, int]:
     """Cancel every queued or running run of the job (runs_cancel)."""
     job = job_get_for(user=user, job_id=job_id, action="cancel the runs of", last_run=False)
-    return runs_cancel(job.runs.all(), by=user)
+    cancelled, stopping = runs_cancel(job.runs.all(), by=user)
+    if cancelled or stopping:
+        _audit(job, Action.RUNS_CANCELLED, actor=user, via=via, cancelled=cancelled, stopping=stopping)
+    return cancelled, stopping
 
 
-def job_trigger(*, user: AbstractBaseUser, job_id: str) -> Run:
+@transaction.atomic
+def job_trigger(*, user: AbstractBaseUser, job_id: str, via: str = Via.API) -> Run:
     """Run the job's workflow now, outside its schedule."""
     job = job_get_for(user=user, job_id=job_id, action="trigger", last_run=False)
-    return run_enqueue(
+    run = run_enqueue(
         workflow=job.workflow, owner=job.owner, job=job, trigger=Run.Trigger.MANUAL, input_text=job.input_text
     )
+    _audit(job, Action.TRIGGERED, actor=user, via=via, run_id=str(run.id))
+    return run

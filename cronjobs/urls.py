@@ -13,6 +13,7 @@ urlpatterns = [
     re_path(r"^jobs/(?P<job_id>[^/]+)/pause/?$", V.as_view({"post": "pause"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/resume/?$", V.as_view({"post": "resume"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/runs/?$", V.as_view({"get": "runs"})),
+    re_path(r"^jobs/(?P<job_id>[^/]+)/history/?$", V.as_view({"get": "history"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/runs/cancel/?$", V.as_view({"post": "cancel_runs"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/backfill/?$", V.as_view({"post": "backfill"})),
     re_path(r"^jobs/(?P<job_id>[^/]+)/notifications/?$", V.as_view({"get": "notifications"})),

@@ -22,6 +22,7 @@ from .serializers import (
     IntervalJobInput,
     JobBackfilled,
     JobDone,
+    JobHistory,
     JobList,
     JobNotificationList,
     JobOne,
@@ -225,6 +226,23 @@ class CronJobViewSet(viewsets.ViewSet):
         page = page_from(request, default=settings.RUNS_PAGE_DEFAULT, maximum=settings.RUNS_PAGE_MAX)
         runs, total = selectors.run_page_for_job(job=job, page=page, run_filter=RunFilter.from_request(request))
         return success(JobRunList, job_id=job.job_id, total_runs=total, runs=runs)
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="The job's history: every change to it, newest first",
+        operation_id="jobs_history",
+        description="Who changed the job, when, through what (api, admin, or the system itself), and what "
+        "changed: created, replaced, paused, resumed, triggered, backfilled, runs_cancelled, "
+        "paused_after_failures.",
+        parameters=page_parameters(default=settings.HISTORY_PAGE_DEFAULT, maximum=settings.HISTORY_PAGE_MAX),
+        responses={200: JobHistory, **error_responses(400, 401, 403, 404, examples=examples.job_errors("access"))},
+        examples=[examples.JOB_HISTORY],
+    )
+    def history(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get_for(user=request.user, job_id=job_id, last_run=False)
+        page = page_from(request, default=settings.HISTORY_PAGE_DEFAULT, maximum=settings.HISTORY_PAGE_MAX)
+        events, total = selectors.history_page_for_job(job=job, page=page)
+        return success(JobHistory, job_id=job.job_id, total_events=total, events=events)
 
     @extend_schema(
         tags=["runs"],

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from audit.models import AuditEvent
 from cronjobs.models import CronJob, JobTag
 from workflows.models import Run, Workflow, WorkflowTag
 
@@ -16,6 +17,7 @@ MODELS = (
     CrontabSchedule,
     IntervalSchedule,
     Run,
+    AuditEvent,
 )
 
 
@@ -41,4 +43,5 @@ def owned_by(user) -> dict:
         "job_tags": rows(JobTag, job__owner=user),
         "periodic_tasks": rows(PeriodicTask, pk__in=[job["periodic_task_id"] for job in jobs]),
         "runs": rows(Run, owner=user),
+        "audit_events": rows(AuditEvent, owner=user),
     }

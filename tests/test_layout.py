@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from vingine import broker, outbound
 
-PACKAGES = ("vingine", "cronjobs", "workflows")
+PACKAGES = ("vingine", "audit", "cronjobs", "workflows")
 
 
 def modules() -> dict[str, Path]:

@@ -17,6 +17,31 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1)
 
+# --- HTTPS (docs/operations.md, "Production settings") -----------------------------------------
+
+# Off by default so `make run` and the tests work over plain HTTP on localhost. On for a site
+# served only over HTTPS: plain HTTP is redirected, cookies are sent only over TLS, and browsers
+# are told (HSTS) never to try plain HTTP again.
+SECURE_SSL = env_bool("SECURE_SSL", False)
+SECURE_SSL_REDIRECT = SECURE_SSL
+# Probes and scrapers inside the network call these over plain HTTP; a redirect would fail them and
+# protect nothing, as their request has already been sent.
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^metrics/?$"]
+SESSION_COOKIE_SECURE = SECURE_SSL
+CSRF_COOKIE_SECURE = SECURE_SSL
+# Browsers remember HSTS for this long, so it is only sent once HTTPS is meant to stay.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SECURE_SSL else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_SSL)
+# Preloading is hard to undo (browsers ship the list), so it is asked for explicitly.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that ends TLS, a request reaches us over plain HTTP: the proxy's X-Forwarded-Proto
+# says whether the client used HTTPS. Only behind a proxy that sets it (and strips the client's own).
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -31,6 +56,7 @@ INSTALLED_APPS = [
     "vingine",
     "workflows",
     "cronjobs",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +203,9 @@ CRON_MAX_JOBS_PER_USER = env_int("CRON_MAX_JOBS_PER_USER", 100, minimum=1)
 CRON_MAX_INPUT_BYTES = 64 * 1024
 RUNS_PAGE_DEFAULT = 50  # runs a run list (GET /api/runs, /api/cron/jobs/{id}/runs) returns unless asked
 RUNS_PAGE_MAX = 500  # most runs one run list returns
+# Changes one GET /api/cron/jobs/{id}/history returns by default, and at most.
+HISTORY_PAGE_DEFAULT = 50
+HISTORY_PAGE_MAX = 500
 # Newest runs kept per job (and per workflow, for runs started from the workflow itself).
 RUN_HISTORY_LIMIT = env_int("RUN_HISTORY_LIMIT", 100, minimum=1)
 # At most this many of one user's runs are handed to workers (queued for a worker or running) at

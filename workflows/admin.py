@@ -5,16 +5,17 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 
+from audit.models import AuditEvent
 from cronjobs.models import CronJob, JobTag
 from vingine import tags as tag_rules
 from vingine.errors import ApplicationError
 
+from . import services
 from .dispatch import in_flight, max_concurrent
 from .models import Run, RunLimit, Workflow, WorkflowTag
 from .redaction import redact_steps, restore_redacted
 from .run_filters import RunFilter
 from .runs import runs_cancel
-from .services import workflow_tag_rows_write
 from .steps import validate_steps
 
 TAGS_OFFERED = 50  # the sidebar offers the first tags in use by name, not every one
@@ -122,12 +123,6 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     readonly_fields = ("created_at", "updated_at")
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        # The tag rows are written with the workflow, in the admin's transaction, as the API does.
-        rows = list(WorkflowTag.objects.filter(workflow=obj).values_list("tag", flat=True)) if change else []
-        workflow_tag_rows_write(workflow=obj, old_tags=rows)
-
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         if obj is not None and not self.has_change_permission(request, obj):
@@ -148,6 +143,27 @@ class WorkflowAdmin(admin.ModelAdmin):
         # A job may only use its owner's workflow: a new owner would leave the old owner's jobs
         # running someone else's workflow. The id is how the owner's API calls name it, so it stays too.
         return ("workflow_id", "owner", *readonly)
+
+    # Saved and deleted through the services, as the API does, so each change is in the history.
+    def save_model(self, request, obj, form, change):
+        saved = services.workflow_save(
+            owner=obj.owner,
+            workflow_id=obj.workflow_id,
+            name=obj.name,
+            steps=obj.steps,
+            tags=obj.tags,
+            metadata=obj.metadata,
+            actor=request.user,
+            via=AuditEvent.Via.ADMIN,
+        )
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
+
+    def delete_model(self, request, obj):
+        services.workflow_delete(user=request.user, workflow_id=obj.workflow_id, via=AuditEvent.Via.ADMIN)
+
+    def delete_queryset(self, request, queryset):
+        for workflow in queryset:
+            self.delete_model(request, workflow)
 
 
 class RunJobFilter(admin.SimpleListFilter):

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from cronsim import CronSim
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from audit.models import AuditEvent
 from cronjobs.claims import claim_due_jobs
 from cronjobs.models import CronJob, JobTag
 from workflows.models import Run, WorkflowTag
@@ -92,6 +93,7 @@ def db_snapshot() -> dict:
         "runs": list(Run.objects.order_by("pk").values()),
         "job_tags": list(JobTag.objects.order_by("pk").values()),
         "workflow_tags": list(WorkflowTag.objects.order_by("pk").values()),
+        "audit_events": list(AuditEvent.objects.order_by("pk").values()),
         "beat_last_change": PeriodicTasks.last_change(),
     }
 
