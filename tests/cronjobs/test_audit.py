@@ -30,6 +30,9 @@ CREATED_SETTINGS = {
     "misfire_grace_seconds": 60,
     "overlap": "skip",
     "pause_after_failures": 0,
+    "notify": None,
+    "tags": [],
+    "metadata": {},
     "paused": False,
 }
 
@@ -270,7 +273,7 @@ def test_saving_and_deleting_a_workflow_is_recorded_without_secrets(api, alice):
         "created",
         alice,
         "api",
-        {"name": "First", "steps": ECHO_STEPS},
+        {"name": "First", "steps": ECHO_STEPS, "tags": [], "metadata": {}},
     )
     assert replaced.action == "replaced"
     assert replaced.changes["name"] == ["First", "Second"]
