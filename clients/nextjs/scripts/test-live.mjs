@@ -22,6 +22,7 @@ const env = {
   DJANGO_SETTINGS_MODULE: 'vingine.settings',
   CRON_MIN_INTERVAL_SECONDS: '1', // the tests watch a one-second job fire
   BEAT_MAX_LOOP_INTERVAL: '1',
+  WORKFLOW_HTTP_ALLOWED_HOSTS: '127.0.0.1', // the webhook tests' receiver listens on loopback
   PYTHONUNBUFFERED: '1',
 }
 const users = {

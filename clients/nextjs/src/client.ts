@@ -7,6 +7,7 @@ import type { components, paths } from './schema.js'
 type Schemas = components['schemas']
 export type Job = Schemas['Job']
 export type Run = Schemas['Run']
+export type RunStatus = Schemas['RunStatus']
 export type Workflow = Schemas['Workflow']
 export type ApiError = Schemas['Error']
 export type CronJobRequest = Schemas['CronJobInputRequest']
@@ -34,11 +35,40 @@ export type RunOne = Schemas['RunOne']
 export type RunCancelled = Schemas['RunCancelled']
 export type TokenPair = Schemas['TokenPair']
 export type AccessOnly = Schemas['AccessOnly']
+export type RunList = Schemas['RunList']
+export type JobHistory = Schemas['JobHistory']
+export type JobEvent = Schemas['JobEvent']
+export type JobNotificationList = Schemas['JobNotificationList']
+export type JobNotification = Schemas['NotificationShown']
+export type NotifyRequest = Schemas['NotifyInputRequest']
+export type SigningSecret = Schemas['SigningSecretShown']
 
 /** `limit` and `offset` of the list endpoints; the totals in their answers count every item. */
 export interface Page {
   limit?: number
   offset?: number
+}
+
+/** The job lists' options: with `tag`, only the jobs that have every tag given. */
+export interface JobListOptions extends Page {
+  tag?: string | string[]
+}
+
+/** The run lists' filters; a run must pass each one given. */
+export interface RunFilters extends Page {
+  /** Runs whose job has every tag given (a run without a job: its workflow's tags). */
+  tag?: string | string[]
+  /** Runs in any of these statuses. */
+  status?: RunStatus | RunStatus[]
+  /** Runs recorded at or after this time; a string needs its UTC offset (`2025-06-01T09:00:00Z`). */
+  since?: string | Date
+  /** Runs recorded before this time. */
+  until?: string | Date
+}
+
+/** GET /api/runs also narrows the caller's runs to one of their jobs. */
+export interface AllRunFilters extends RunFilters {
+  job_id?: string
 }
 
 /** For the requests that start runs: a retry with the same key gets the first answer again and
@@ -75,6 +105,23 @@ function detailOf(error: unknown, response: Response): string {
   return `${response.status} ${response.statusText}`.trim()
 }
 
+function asList<T extends string>(value: T | T[] | undefined): T[] | undefined {
+  if (value === undefined) return undefined
+  return Array.isArray(value) ? value : [value]
+}
+
+function asTime(value: string | Date | undefined): string | undefined {
+  return value instanceof Date ? value.toISOString() : value
+}
+
+function jobListQuery({ tag, ...page }: JobListOptions) {
+  return { ...page, tag: asList(tag) }
+}
+
+function runQuery<F extends RunFilters>({ tag, status, since, until, ...rest }: F) {
+  return { ...rest, tag: asList(tag), status: asList(status), since: asTime(since), until: asTime(until) }
+}
+
 export function createVingineClient(options: ClientOptions) {
   const api = createFetchClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), fetch: options.fetch })
   api.use({
@@ -103,17 +150,24 @@ export function createVingineClient(options: ClientOptions) {
     // --- jobs ---
     createCronJob: (body: CronJobRequest) => unwrap(api.POST('/api/cron/jobs/cron', { body })),
     createIntervalJob: (body: IntervalJobRequest) => unwrap(api.POST('/api/cron/jobs/interval', { body })),
-    listJobs: (page: Page = {}) => unwrap(api.GET('/api/cron/jobs', { params: { query: page } })),
+    listJobs: (options: JobListOptions = {}) =>
+      unwrap(api.GET('/api/cron/jobs', { params: { query: jobListQuery(options) } })),
     /** Operators (staff) only: every user's jobs. */
-    listAllJobs: (page: Page = {}) => unwrap(api.GET('/api/cron/jobs/all', { params: { query: page } })),
+    listAllJobs: (options: JobListOptions = {}) =>
+      unwrap(api.GET('/api/cron/jobs/all', { params: { query: jobListQuery(options) } })),
     getJob: (job_id: string) => unwrap(api.GET('/api/cron/jobs/{job_id}', job(job_id))),
     deleteJob: (job_id: string) => unwrap(api.DELETE('/api/cron/jobs/{job_id}', job(job_id))),
     triggerJob: (job_id: string, options: IdempotencyOptions = {}) =>
       unwrap(api.POST('/api/cron/jobs/{job_id}/trigger', { params: { path: { job_id }, header: keyHeader(options) } })),
     pauseJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/pause', job(job_id))),
     resumeJob: (job_id: string) => unwrap(api.POST('/api/cron/jobs/{job_id}/resume', job(job_id))),
-    listJobRuns: (job_id: string, page: Page = {}) =>
-      unwrap(api.GET('/api/cron/jobs/{job_id}/runs', { params: { path: { job_id }, query: page } })),
+    listJobRuns: (job_id: string, filters: RunFilters = {}) =>
+      unwrap(api.GET('/api/cron/jobs/{job_id}/runs', { params: { path: { job_id }, query: runQuery(filters) } })),
+    /** Every change to the job (who, when, through what, what changed), newest first. */
+    getJobHistory: (job_id: string, page: Page = {}) =>
+      unwrap(api.GET('/api/cron/jobs/{job_id}/history', { params: { path: { job_id }, query: page } })),
+    /** The failure and recovery notifications sent for the job (its `notify`), newest first. */
+    listJobNotifications: (job_id: string) => unwrap(api.GET('/api/cron/jobs/{job_id}/notifications', job(job_id))),
     /** One run per past slot from start to end (both included) that has none; end must not be in the future. */
     backfillJob: (job_id: string, body: BackfillRequest, options: IdempotencyOptions = {}) =>
       unwrap(
@@ -140,6 +194,8 @@ export function createVingineClient(options: ClientOptions) {
           body,
         }),
       ),
+    /** The caller's own runs, of every job and workflow, newest first (an operator's too: their own). */
+    listRuns: (filters: AllRunFilters = {}) => unwrap(api.GET('/api/runs', { params: { query: runQuery(filters) } })),
     getRun: (run_id: string) => unwrap(api.GET('/api/runs/{run_id}', run(run_id))),
     /** A queued run ends cancelled at once; a running one is still running in the answer and ends
      * cancelled once its worker stops it (poll getRun). 409 once the run has ended. */
@@ -147,6 +203,12 @@ export function createVingineClient(options: ClientOptions) {
     /** A new run of the same workflow and input, with trigger rerun and rerun_of this run. */
     rerunRun: (run_id: string, options: IdempotencyOptions = {}) =>
       unwrap(api.POST('/api/runs/{run_id}/rerun', { params: { path: { run_id }, header: keyHeader(options) } })),
+
+    // --- signed requests ---
+    /** The secret that signs every request the caller's runs send (check them with verifyWebhook). */
+    getSigningSecret: () => unwrap(api.GET('/api/signing-secret')),
+    /** A new secret; until previous_expires_at requests carry the old secret's signature as well. */
+    rotateSigningSecret: () => unwrap(api.POST('/api/signing-secret/rotate')),
   }
 }
 

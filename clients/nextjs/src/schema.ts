@@ -102,6 +102,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cron/jobs/{job_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The job's history: every change to it, newest first
+         * @description Who changed the job, when, through what (api, admin, or the system itself), and what changed: created, replaced, paused, resumed, triggered, backfilled, runs_cancelled, paused_after_failures.
+         */
+        get: operations["jobs_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cron/jobs/{job_id}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The job's notifications, newest first */
+        get: operations["jobs_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cron/jobs/{job_id}/pause": {
         parameters: {
             query?: never;
@@ -261,6 +298,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's runs, newest first
+         * @description The caller's own runs, of every job and workflow (an operator's too: their own). Filters combine: a run must pass each one given.
+         */
+        get: operations["runs_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}": {
         parameters: {
             query?: never;
@@ -312,6 +369,46 @@ export interface paths {
          * @description The new run has trigger rerun and rerun_of set to this run, which is left as it is.
          */
         post: operations["runs_rerun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/signing-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your signing secret (made on first use)
+         * @description Every http request your runs send is signed with it, per Standard Webhooks: headers webhook-id (the same across retries of one step of one run), webhook-timestamp and webhook-signature.
+         */
+        get: operations["signing_secret_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/signing-secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a new signing secret
+         * @description The previous secret keeps signing for 24 h: until previous_expires_at each request carries both signatures, so receivers can move to the new secret without refusing a call.
+         */
+        post: operations["signing_secret_rotate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -379,9 +476,22 @@ export interface components {
             /** @description Bearer token for the API. */
             access: string;
         };
+        /**
+         * @description * `created` - created
+         *     * `replaced` - replaced
+         *     * `paused` - paused
+         *     * `resumed` - resumed
+         *     * `triggered` - triggered
+         *     * `deleted` - deleted
+         *     * `backfilled` - backfilled
+         *     * `runs_cancelled` - runs_cancelled
+         *     * `paused_after_failures` - paused_after_failures
+         * @enum {string}
+         */
+        ActionEnum: "created" | "replaced" | "paused" | "resumed" | "triggered" | "deleted" | "backfilled" | "runs_cancelled" | "paused_after_failures";
         AllJobList: {
             status: components["schemas"]["Success"];
-            /** @description Every job, not only this page. */
+            /** @description Every job (with the tags asked for, if any), not only this page. */
             total_jobs: number;
             jobs: components["schemas"]["Job"][];
         };
@@ -397,6 +507,12 @@ export interface components {
              */
             end: string;
         };
+        /**
+         * @description * `http` - http
+         *     * `email` - email
+         * @enum {string}
+         */
+        ChannelEnum: "http" | "email";
         CronJobInputRequest: {
             job_id: string;
             workflow_id: string;
@@ -414,6 +530,14 @@ export interface components {
              * @default 0
              */
             pause_after_failures?: number;
+            /** @description Words to find the job and its runs by (GET /api/cron/jobs?tag=...). */
+            tags?: string[];
+            /** @description The app's own data about the job, shown as given. */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Who hears when the job starts failing and when it recovers: one notification per transition. */
+            notify?: components["schemas"]["NotifyInputRequest"] | null;
             cron_expression: string;
         };
         Error: {
@@ -445,6 +569,14 @@ export interface components {
              * @default 0
              */
             pause_after_failures?: number;
+            /** @description Words to find the job and its runs by (GET /api/cron/jobs?tag=...). */
+            tags?: string[];
+            /** @description The app's own data about the job, shown as given. */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Who hears when the job starts failing and when it recovers: one notification per transition. */
+            notify?: components["schemas"]["NotifyInputRequest"] | null;
             /** @default 0 */
             hours?: number;
             /** @default 0 */
@@ -490,6 +622,10 @@ export interface components {
              * @description When the job was paused; null while it runs.
              */
             paused_at: string | null;
+            /** @description {url, email, on, after_consecutive_failures}, as given; null: nobody is notified. */
+            notify: unknown;
+            /** @description Whether the job's failure was notified and no run has succeeded since (only with notify). */
+            failing: boolean;
             /** @description "At 09:00, Monday through Friday", "Every 1 hour 30 minutes" */
             description: string;
             /**
@@ -498,6 +634,12 @@ export interface components {
              */
             last_run_time: string | null;
             last_run_status: (components["schemas"]["RunStatus"] | components["schemas"]["NullEnum"]) | null;
+            /** @description As given, duplicates dropped; the job's runs carry them too. */
+            tags: string[];
+            /** @description As given. */
+            metadata: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -519,12 +661,45 @@ export interface components {
             message: string;
             job_id: string;
         };
+        JobEvent: {
+            action: components["schemas"]["ActionEnum"];
+            /** Format: date-time */
+            at: string;
+            /** @description The username of who made the change; null when the system made it. */
+            actor: string | null;
+            /**
+             * @description api, admin, or system (no actor).
+             *
+             *     * `api` - api
+             *     * `admin` - admin
+             *     * `system` - system
+             */
+            via: components["schemas"]["ViaEnum"];
+            /** @description replaced: {field: [before, after]} for each field that changed; created and deleted: the job's settings; triggered: run_id; backfilled: start, end, runs_created; runs_cancelled: cancelled, stopping; paused_after_failures: pause_reason, consecutive_failures, last_run_id. */
+            changes: {
+                [key: string]: unknown;
+            };
+        };
+        JobHistory: {
+            status: components["schemas"]["Success"];
+            job_id: string;
+            /** @description All of the job's recorded changes, not only this page. */
+            total_events: number;
+            /** @description Newest first. */
+            events: components["schemas"]["JobEvent"][];
+        };
         JobList: {
             status: components["schemas"]["Success"];
             user_id: string;
-            /** @description All of the caller's jobs, not only this page. */
+            /** @description All of the caller's jobs (with the tags asked for, if any), not only this page. */
             total_jobs: number;
             jobs: components["schemas"]["Job"][];
+        };
+        JobNotificationList: {
+            status: components["schemas"]["Success"];
+            job_id: string;
+            /** @description Newest first, at most 50. */
+            notifications: components["schemas"]["NotificationShown"][];
         };
         JobOne: {
             status: components["schemas"]["Success"];
@@ -533,7 +708,7 @@ export interface components {
         JobRunList: {
             status: components["schemas"]["Success"];
             job_id: string;
-            /** @description All of the job's runs, not only this page. */
+            /** @description All of the job's runs (those the filters let through, if any), not only this page. */
             total_runs: number;
             runs: components["schemas"]["Run"][];
         };
@@ -551,6 +726,56 @@ export interface components {
              * @description The run just queued: GET /api/runs/{run_id}.
              */
             run_id: string;
+        };
+        /**
+         * @description * `failure` - failure
+         *     * `recovery` - recovery
+         * @enum {string}
+         */
+        NotificationEvent: "failure" | "recovery";
+        NotificationShown: {
+            id: number;
+            event: components["schemas"]["NotificationEvent"];
+            channel: components["schemas"]["ChannelEnum"];
+            /** @description The URL or e-mail address. */
+            target: string;
+            /**
+             * @description failed: every try failed.
+             *
+             *     * `pending` - pending
+             *     * `sent` - sent
+             *     * `failed` - failed
+             */
+            status: components["schemas"]["NotificationShownStatusEnum"];
+            attempts: number;
+            last_error: string | null;
+            /** Format: uuid */
+            run_id: string | null;
+            /** @description What was sent (an e-mail says the same in words). */
+            body: unknown;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            sent_at: string | null;
+        };
+        /**
+         * @description * `pending` - pending
+         *     * `sent` - sent
+         *     * `failed` - failed
+         * @enum {string}
+         */
+        NotificationShownStatusEnum: "pending" | "sent" | "failed";
+        NotifyInputRequest: {
+            /** @description Gets a signed POST, as http steps' requests. */
+            url?: string | null;
+            email?: string | null;
+            /** @description Which transitions to tell of; default both. */
+            on?: components["schemas"]["NotificationEvent"][];
+            /**
+             * @description The job counts as failing after this many failed runs in a row.
+             * @default 1
+             */
+            after_consecutive_failures?: number;
         };
         /** @enum {unknown} */
         NullEnum: null;
@@ -645,6 +870,8 @@ export interface components {
              * @description The run this one repeats (trigger rerun).
              */
             rerun_of: string | null;
+            /** @description Its job's tags when it was recorded (its workflow's, for a run without a job). */
+            tags: string[];
         };
         RunCancelled: {
             status: components["schemas"]["Success"];
@@ -655,6 +882,12 @@ export interface components {
         RunInputRequest: {
             /** @default  */
             input?: string;
+        };
+        RunList: {
+            status: components["schemas"]["Success"];
+            /** @description All of the caller's runs (those the filters let through, if any), not only this page. */
+            total_runs: number;
+            runs: components["schemas"]["Run"][];
         };
         RunOne: {
             status: components["schemas"]["Success"];
@@ -685,6 +918,22 @@ export interface components {
          * @enum {string}
          */
         ScheduleTypeEnum: "cron" | "interval";
+        SigningSecretShown: {
+            status: components["schemas"]["Success"];
+            message?: string;
+            /** @description whsec_ and base64: give it to a Standard Webhooks library to verify the requests your runs send. */
+            secret: string;
+            /**
+             * Format: date-time
+             * @description When this secret was made.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description After a rotation, requests carry the previous secret's signature too until then; null otherwise.
+             */
+            previous_expires_at: string | null;
+        };
         /**
          * @description * `success` - success
          * @enum {string}
@@ -713,6 +962,13 @@ export interface components {
          */
         TriggerEnum: "schedule" | "manual" | "rerun" | "backfill";
         /**
+         * @description * `api` - api
+         *     * `admin` - admin
+         *     * `system` - system
+         * @enum {string}
+         */
+        ViaEnum: "api" | "admin" | "system";
+        /**
          * @description * `concurrency_limit` - concurrency_limit
          *     * `backfill` - backfill
          * @enum {string}
@@ -725,6 +981,12 @@ export interface components {
             steps: {
                 [key: string]: unknown;
             }[];
+            /** @description As given, duplicates dropped; its runs without a job carry them. */
+            tags: string[];
+            /** @description As given. */
+            metadata: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -743,6 +1005,12 @@ export interface components {
             steps: {
                 type: string;
             }[];
+            /** @description Words to find the workflow's runs without a job by (GET /api/runs?tag=...). */
+            tags?: string[];
+            /** @description The app's own data about the workflow, shown as given. */
+            metadata?: {
+                [key: string]: unknown;
+            };
         };
         WorkflowList: {
             status: components["schemas"]["Success"];
@@ -857,6 +1125,8 @@ export interface operations {
                 limit?: number;
                 /** @description How many items to skip first; default 0. */
                 offset?: number;
+                /** @description Only jobs with this tag; repeated (tag=a&tag=b), every tag given. */
+                tag?: string[];
             };
             header?: never;
             path?: never;
@@ -1061,6 +1331,116 @@ export interface operations {
             };
         };
     };
+    jobs_history: {
+        parameters: {
+            query?: {
+                /** @description How many items to return (1-500); default 50. */
+                limit?: number;
+                /** @description How many items to skip first; default 0. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobHistory"];
+                };
+            };
+            /** @description Invalid input: the body, a query parameter or the schedule; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    jobs_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobNotificationList"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     jobs_pause: {
         parameters: {
             query?: never;
@@ -1164,6 +1544,14 @@ export interface operations {
                 limit?: number;
                 /** @description How many items to skip first; default 0. */
                 offset?: number;
+                /** @description Only items whose created_at (when the run was recorded) is at or after this ISO 8601 time with its offset (e.g. 2025-06-01T09:00:00Z). */
+                since?: string;
+                /** @description Only runs in this status; repeated, in any of them. */
+                status?: ("queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled")[];
+                /** @description Only runs whose job has this tag (for a run without a job, its workflow); repeated (tag=a&tag=b), every tag given. */
+                tag?: string[];
+                /** @description Only items whose created_at (when the run was recorded) is before this ISO 8601 time with its offset; after since. */
+                until?: string;
             };
             header?: never;
             path: {
@@ -1361,6 +1749,8 @@ export interface operations {
                 limit?: number;
                 /** @description How many items to skip first; default 0. */
                 offset?: number;
+                /** @description Only jobs with this tag; repeated (tag=a&tag=b), every tag given. */
+                tag?: string[];
             };
             header?: never;
             path?: never;
@@ -1582,6 +1972,58 @@ export interface operations {
             };
         };
     };
+    runs_list: {
+        parameters: {
+            query?: {
+                /** @description Only the runs of the caller's job with this id. */
+                job_id?: string;
+                /** @description How many items to return (1-500); default 50. */
+                limit?: number;
+                /** @description How many items to skip first; default 0. */
+                offset?: number;
+                /** @description Only items whose created_at (when the run was recorded) is at or after this ISO 8601 time with its offset (e.g. 2025-06-01T09:00:00Z). */
+                since?: string;
+                /** @description Only runs in this status; repeated, in any of them. */
+                status?: ("queued" | "running" | "succeeded" | "failed" | "skipped" | "cancelled")[];
+                /** @description Only runs whose job has this tag (for a run without a job, its workflow); repeated (tag=a&tag=b), every tag given. */
+                tag?: string[];
+                /** @description Only items whose created_at (when the run was recorded) is before this ISO 8601 time with its offset; after since. */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunList"];
+                };
+            };
+            /** @description Invalid input: the body, a query parameter or the schedule; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     runs_get: {
         parameters: {
             query?: never;
@@ -1765,6 +2207,62 @@ export interface operations {
             };
             /** @description The task queue (Redis) is unreachable; the run was recorded as failed. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    signing_secret_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningSecretShown"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    signing_secret_rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningSecretShown"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

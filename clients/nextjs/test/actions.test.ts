@@ -119,6 +119,26 @@ describe('server actions', () => {
     ok(await actions.deleteWorkflow(workflowId))
   })
 
+  test('tags, run lists, history, notifications and the signing secret, through the actions', async () => {
+    const workflowId = uniqueId('wf-lists')
+    const jobId = uniqueId('tagged')
+    const tag = uniqueId('tag')
+    ok(await actions.saveWorkflow({ workflow_id: workflowId, name: 'Video', steps: ECHO_STEPS, tags: [tag] }))
+    ok(await actions.createCronJob({ job_id: jobId, workflow_id: workflowId, input: 'ants', cron_expression: '@yearly', tags: [tag] }))
+    assert.deepEqual(ok(await actions.listCronJobs({ tag })).jobs.map((j) => j.job_id), [jobId])
+
+    const triggered = ok(await actions.triggerCronJob(jobId))
+    await eventually('the triggered run to succeed', async () => ok(await actions.getRun(triggered.run_id)).run.status === 'succeeded')
+    assert.deepEqual(ok(await actions.listRuns({ tag, status: 'succeeded' })).runs.map((r) => r.run_id), [triggered.run_id])
+    assert.equal(ok(await actions.listCronJobRuns(jobId, { status: 'failed' })).total_runs, 0)
+    assert.deepEqual(ok(await actions.getCronJobHistory(jobId)).events.map((e) => e.action), ['triggered', 'created'])
+    assert.deepEqual(ok(await actions.listCronJobNotifications(jobId)).notifications, [])
+    assert.match(ok(await actions.getSigningSecret()).secret, /^whsec_/)
+
+    ok(await actions.deleteCronJob(jobId))
+    ok(await actions.deleteWorkflow(workflowId))
+  })
+
   test("the API's errors come back as { success: false, error: detail }", async () => {
     const missing = uniqueId('missing')
     assert.deepEqual(await actions.triggerCronJob(missing), {

@@ -334,3 +334,148 @@ describe('idempotency keys', () => {
     await ended(first.run_id, 'succeeded')
   })
 })
+
+describe('tags, run lists and history', () => {
+  test('a job keeps its tags and metadata; the job lists filter by tag; its runs carry the tags', async () => {
+    const tag = uniqueId('tag')
+    const jobId = uniqueId('tagged')
+    const otherId = uniqueId('untagged')
+    const metadata = { team: 'growth', priority: 2, channels: ['web'] }
+    const created = await client.createCronJob({
+      job_id: jobId,
+      workflow_id: workflowId,
+      input: 'larks',
+      cron_expression: '@yearly',
+      tags: [tag, 'video', tag],
+      metadata,
+    })
+    assert.deepEqual(created.job.tags, [tag, 'video'])
+    assert.deepEqual(created.job.metadata, metadata)
+    const fetched = (await client.getJob(jobId)).job
+    assert.deepEqual([fetched.tags, fetched.metadata], [[tag, 'video'], metadata])
+    await client.createCronJob({ job_id: otherId, workflow_id: workflowId, cron_expression: '@yearly', tags: ['video'] })
+
+    const tagged = await client.listJobs({ tag })
+    assert.deepEqual(tagged.jobs.map((job) => job.job_id), [jobId])
+    assert.equal(tagged.total_jobs, 1)
+    assert.deepEqual((await client.listJobs({ tag: [tag, 'video'], limit: 10 })).jobs.map((job) => job.job_id), [jobId])
+    assert.equal((await client.listJobs({ tag: [tag, 'audio'] })).total_jobs, 0)
+    const staff = (await signIn(STAFF)).client
+    assert.deepEqual((await staff.listAllJobs({ tag })).jobs.map((job) => job.job_id), [jobId])
+    await refused(client.listJobs({ tag: 'two words' }), 400)
+
+    const { run_id } = await client.triggerJob(jobId)
+    const run = await ended(run_id, 'succeeded')
+    assert.deepEqual(run.tags, [tag, 'video'])
+    const ids = (page: { runs: Run[] }) => page.runs.map((r) => r.run_id)
+    assert.deepEqual(ids(await client.listJobRuns(jobId, { tag, status: 'succeeded' })), [run_id])
+    assert.equal((await client.listJobRuns(jobId, { status: ['failed', 'cancelled'] })).total_runs, 0)
+    assert.equal((await client.listJobRuns(jobId, { since: new Date(Date.now() + 60_000) })).total_runs, 0)
+    // An offset with a + must reach the API intact.
+    assert.deepEqual(ids(await client.listJobRuns(jobId, { since: '2000-01-01T00:00:00+02:00', until: new Date(Date.now() + 60_000) })), [run_id])
+    assert.deepEqual(ids(await client.listRuns({ tag })), [run_id])
+    assert.deepEqual(ids(await client.listRuns({ job_id: jobId })), [run_id])
+    await refused(client.listRuns({ since: '2025-06-01T09:00:00' }), 400)
+
+    await client.deleteJob(jobId)
+    await client.deleteJob(otherId)
+  })
+
+  test("listRuns: the caller's own runs, in the statuses asked for", async () => {
+    const failSteps = [{ type: 'python', callable: 'fail', message: 'on purpose' }]
+    const failingId = uniqueId('wf-fails')
+    await client.saveWorkflow({ workflow_id: failingId, name: 'Fails', steps: failSteps })
+    const mine = (await client.runWorkflow(workflowId, { input: 'wrens' })).run
+    const failed = (await client.runWorkflow(failingId, { input: 'wrens' })).run
+    const other = (await signIn(OTHER_USER)).client
+    const theirWorkflow = uniqueId('wf-theirs')
+    await other.saveWorkflow({ workflow_id: theirWorkflow, name: 'Theirs', steps: ECHO_STEPS })
+    const theirs = (await other.runWorkflow(theirWorkflow, { input: 'crows' })).run
+    await ended(mine.run_id, 'succeeded')
+    await ended(failed.run_id, 'failed')
+    await eventually('their run to succeed', async () => (await other.getRun(theirs.run_id)).run.status === 'succeeded')
+
+    const succeeded = await client.listRuns({ status: 'succeeded', limit: 500 })
+    assert.ok(succeeded.runs.every((run) => run.status === 'succeeded' && run.user_id === USER))
+    assert.ok(succeeded.total_runs >= succeeded.runs.length)
+    const shown = succeeded.runs.map((run) => run.run_id)
+    assert.ok(shown.includes(mine.run_id))
+    assert.ok(!shown.includes(failed.run_id), 'a failed run is left out')
+    assert.ok(!shown.includes(theirs.run_id), "another user's run is left out")
+    const either = (await client.listRuns({ status: ['succeeded', 'failed'], limit: 500 })).runs.map((run) => run.run_id)
+    assert.ok(either.includes(mine.run_id) && either.includes(failed.run_id))
+    const theirList = await other.listRuns({ status: 'succeeded' })
+    assert.deepEqual(theirList.runs.map((run) => run.run_id), [theirs.run_id])
+    await refused(client.listRuns({ status: 'done' as Run['status'] }), 400)
+
+    await client.deleteWorkflow(failingId)
+    await other.deleteWorkflow(theirWorkflow)
+  })
+
+  test("a job's history: created, then each change, newest first", async () => {
+    const jobId = uniqueId('audited')
+    await client.createCronJob({ job_id: jobId, workflow_id: workflowId, cron_expression: '0 8 * * *' })
+    await client.pauseJob(jobId)
+    await client.resumeJob(jobId)
+    await client.createCronJob({ job_id: jobId, workflow_id: workflowId, cron_expression: '0 9 * * *' })
+
+    const history = await client.getJobHistory(jobId)
+    assert.equal(history.job_id, jobId)
+    assert.equal(history.total_events, 4)
+    assert.deepEqual(history.events.map((event) => event.action), ['replaced', 'resumed', 'paused', 'created'])
+    assert.ok(history.events.every((event) => event.actor === USER && event.via === 'api'))
+    assert.deepEqual(history.events[0]!.changes.cron_expression, ['0 8 * * *', '0 9 * * *'])
+    const times = history.events.map((event) => new Date(event.at).getTime())
+    assert.deepEqual(times, [...times].sort((a, b) => b - a))
+
+    const last = await client.getJobHistory(jobId, { limit: 1, offset: 3 })
+    assert.equal(last.total_events, 4)
+    assert.deepEqual(last.events.map((event) => event.action), ['created'])
+    await refused((await signIn(OTHER_USER)).client.getJobHistory(jobId), 403)
+    await client.deleteJob(jobId)
+    await refused(client.getJobHistory(jobId), 404, `Job ${jobId} not found`)
+  })
+})
+
+describe('notifications and signing secrets', () => {
+  test("a failing job notifies its e-mail once and shows failing; the job's notifications list it", async () => {
+    const failingId = uniqueId('wf-fails')
+    const failSteps = [{ type: 'python', callable: 'fail', message: 'on purpose' }]
+    await client.saveWorkflow({ workflow_id: failingId, name: 'Fails', steps: failSteps })
+    const jobId = uniqueId('watched')
+    const created = await client.createCronJob({
+      job_id: jobId,
+      workflow_id: failingId,
+      cron_expression: '@yearly',
+      notify: { email: 'ops@example.com', on: ['failure'] },
+    })
+    assert.equal((created.job.notify as { email?: string }).email, 'ops@example.com')
+    assert.equal(created.job.failing, false)
+    assert.deepEqual((await client.listJobNotifications(jobId)).notifications, [])
+
+    const { run_id } = await client.triggerJob(jobId)
+    await ended(run_id, 'failed')
+    const notifications = await eventually('the failure notification to be sent', async () => {
+      const list = await client.listJobNotifications(jobId)
+      return list.notifications[0]?.status === 'sent' && list
+    })
+    assert.equal(notifications.job_id, jobId)
+    assert.equal(notifications.notifications.length, 1)
+    const [sent] = notifications.notifications
+    assert.deepEqual([sent!.event, sent!.channel, sent!.target, sent!.run_id], ['failure', 'email', 'ops@example.com', run_id])
+    assert.equal((await client.getJob(jobId)).job.failing, true)
+    await client.deleteJob(jobId)
+    await client.deleteWorkflow(failingId)
+  })
+
+  test("the signing secret is made once and kept; each user has their own", async () => {
+    const first = await client.getSigningSecret()
+    const again = await client.getSigningSecret()
+    assert.equal(again.secret, first.secret)
+    assert.equal(again.created_at, first.created_at)
+    assert.match(first.secret, /^whsec_[A-Za-z0-9+/]+=*$/)
+    assert.equal(Buffer.from(first.secret.slice('whsec_'.length), 'base64').length, 24)
+    const theirs = await (await signIn(OTHER_USER)).client.getSigningSecret()
+    assert.notEqual(theirs.secret, first.secret)
+  })
+})

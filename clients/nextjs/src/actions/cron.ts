@@ -10,9 +10,12 @@ import {
   type BackfillRequest,
   type CronJobRequest,
   type IdempotencyOptions,
+  type AllRunFilters,
   type IntervalJobRequest,
+  type JobListOptions,
   type Page,
   type PreviewRequest,
+  type RunFilters,
   type RunRequest,
   type VingineClient,
   type WorkflowRequest,
@@ -62,12 +65,12 @@ export async function createIntervalJob(params: IntervalJobParams) {
   })
 }
 
-export async function listCronJobs(page: Page = {}) {
-  return withClient((client) => client.listJobs(page))
+export async function listCronJobs(options: JobListOptions = {}) {
+  return withClient((client) => client.listJobs(options))
 }
 
-export async function listAllCronJobs(page: Page = {}) {
-  return withClient((client) => client.listAllJobs(page))
+export async function listAllCronJobs(options: JobListOptions = {}) {
+  return withClient((client) => client.listAllJobs(options))
 }
 
 export async function getCronJob(job_id: string) {
@@ -90,8 +93,16 @@ export async function deleteCronJob(job_id: string) {
   return withClient((client) => client.deleteJob(job_id))
 }
 
-export async function listCronJobRuns(job_id: string, page: Page = {}) {
-  return withClient((client) => client.listJobRuns(job_id, page))
+export async function listCronJobRuns(job_id: string, filters: RunFilters = {}) {
+  return withClient((client) => client.listJobRuns(job_id, filters))
+}
+
+export async function getCronJobHistory(job_id: string, page: Page = {}) {
+  return withClient((client) => client.getJobHistory(job_id, page))
+}
+
+export async function listCronJobNotifications(job_id: string) {
+  return withClient((client) => client.listJobNotifications(job_id))
 }
 
 export async function backfillCronJob(job_id: string, params: BackfillRequest, options: IdempotencyOptions = {}) {
@@ -128,6 +139,10 @@ export async function runWorkflow(workflow_id: string, params: RunRequest = {}, 
   return withClient((client) => client.runWorkflow(workflow_id, params, options))
 }
 
+export async function listRuns(filters: AllRunFilters = {}) {
+  return withClient((client) => client.listRuns(filters))
+}
+
 export async function getRun(run_id: string) {
   return withClient((client) => client.getRun(run_id))
 }
@@ -138,4 +153,16 @@ export async function cancelRun(run_id: string) {
 
 export async function rerunRun(run_id: string, options: IdempotencyOptions = {}) {
   return withClient((client) => client.rerunRun(run_id, options))
+}
+
+// --- signed requests ---
+
+// These answer with the secret itself: call them from a page that shows it to its owner, or from
+// server code that verifies the app's incoming webhooks.
+export async function getSigningSecret() {
+  return withClient((client) => client.getSigningSecret())
+}
+
+export async function rotateSigningSecret() {
+  return withClient((client) => client.rotateSigningSecret())
 }
