@@ -1,12 +1,17 @@
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_value
+from django.contrib.admin.utils import display_for_value, unquote
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
-from django_celery_beat.admin import PeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.admin import CrontabScheduleAdmin, IntervalScheduleAdmin, PeriodicTaskAdmin, PeriodicTaskForm
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
+from kombu.utils.imports import symbol_by_name
 
 from audit.models import AuditEvent
 from vingine.errors import ApplicationError
@@ -14,7 +19,9 @@ from workflows.admin import TAGS_OFFERED, RunJobFilter, TagFilter
 from workflows.models import Run
 
 from . import services
+from .beat import JobScheduler
 from .models import CronJob, JobTag, Notification
+from .periodic_tasks import FIRE_TASK
 
 # A job firing every few seconds has thousands of runs a day; its page shows only the newest
 # and links to the run list for the rest.
@@ -204,13 +211,29 @@ class CronJobAdmin(admin.ModelAdmin):
             services.job_delete(user=request.user, job_id=job.job_id, via=AuditEvent.Via.ADMIN)
 
 
-class JobPeriodicTaskAdmin(PeriodicTaskAdmin):
-    """django-celery-beat's own admin, plus a link from each task to the job it schedules.
+class OperatorTaskForm(PeriodicTaskForm):
+    def clean(self):
+        data = super().clean()
+        if data.get("task") == FIRE_TASK:
+            raise ValidationError(f"{FIRE_TASK} fires jobs; schedule a workflow as a job through the API instead.")
+        return data
 
-    A job's task is written by the job's services; editing it here would leave the two out of
-    step, so the link is the way to the job's page, where its actions are.
+
+def _job_of(task: PeriodicTask | None) -> CronJob | None:
+    return getattr(task, "cronjob", None) if task is not None else None
+
+
+class JobPeriodicTaskAdmin(PeriodicTaskAdmin):
+    """django-celery-beat's own admin, for two kinds of rows.
+
+    An operator's own task (no job behind it) is edited here as with django-celery-beat, and our
+    beat runs it (``cronjobs.operator_tasks``). A job's task mirrors the job, written by the job's
+    services; our beat fires the job by its own columns, so an edit here would change nothing.
+    Its page is read-only and links to the job, and a save, delete or bulk action on it is refused
+    with a message saying where the job is changed, rather than accepted and ignored.
     """
 
+    form = OperatorTaskForm
     list_display = (*PeriodicTaskAdmin.list_display, "job")
     list_select_related = ("cronjob",)
     readonly_fields = (*PeriodicTaskAdmin.readonly_fields, "job")
@@ -221,15 +244,128 @@ class JobPeriodicTaskAdmin(PeriodicTaskAdmin):
 
     @admin.display(description="job", ordering="cronjob__job_id")
     def job(self, task: PeriodicTask):
-        job = getattr(task, "cronjob", None)
+        job = _job_of(task)
         if job is None:
             return self.get_empty_value_display()  # an operator's own task, not a job's
+        return self._job_link(job)
+
+    def _job_link(self, job: CronJob):
         url = reverse("admin:cronjobs_cronjob_change", args=(job.pk,), current_app=self.admin_site.name)
         return format_html('<a href="{}">{}</a>', url, job.job_id)
 
+    def has_change_permission(self, request, obj=None):
+        return _job_of(obj) is None and super().has_change_permission(request, obj)
 
-admin.site.unregister(PeriodicTask)
-admin.site.register(PeriodicTask, JobPeriodicTaskAdmin)
+    def has_delete_permission(self, request, obj=None):
+        return _job_of(obj) is None and super().has_delete_permission(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        job = _job_of(self.get_object(request, unquote(object_id))) if object_id else None
+        if job is not None:
+            link = self._job_link(job)
+            if request.method == "POST":
+                self.message_user(
+                    request,
+                    format_html(
+                        "Not saved: this periodic task is job {}'s schedule, which this page cannot change. "
+                        "Pause, resume or run the job on its page; change its schedule through the API.",
+                        link,
+                    ),
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(request.get_full_path())
+            self.message_user(
+                request,
+                format_html(
+                    "This periodic task is job {}'s schedule and is read-only here: pause, resume or run "
+                    "the job on its page; change its schedule through the API.",
+                    link,
+                ),
+                messages.INFO,
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        # django-celery-beat warns that tasks are not sent unless its own scheduler runs; ours sends them.
+        if getattr(response, "context_data", None) is not None:
+            scheduler = symbol_by_name(settings.CELERY_BEAT_SCHEDULER)
+            response.context_data["wrong_scheduler"] = not issubclass(scheduler, (JobScheduler, DatabaseScheduler))
+        return response
+
+    def _operators_only(self, request, queryset):
+        """The selected tasks that are not jobs'; the jobs' ones are left as they are, saying so."""
+        jobs = sorted(queryset.filter(cronjob__isnull=False).values_list("cronjob__job_id", flat=True))
+        if jobs:
+            self.message_user(
+                request,
+                f"Left unchanged: {len(jobs)} task(s) of jobs ({', '.join(jobs)}). "
+                "Pause, resume or run jobs from the job list (Cron jobs).",
+                messages.WARNING,
+            )
+        return queryset.filter(cronjob__isnull=True)
+
+    def _action(self, request, queryset, action) -> None:
+        queryset = self._operators_only(request, queryset)
+        if queryset.exists():
+            action(self, request, queryset)
+
+    @admin.action(description=PeriodicTaskAdmin.enable_tasks.short_description)
+    def enable_tasks(self, request, queryset):
+        self._action(request, queryset, PeriodicTaskAdmin.enable_tasks)
+
+    @admin.action(description=PeriodicTaskAdmin.disable_tasks.short_description)
+    def disable_tasks(self, request, queryset):
+        self._action(request, queryset, PeriodicTaskAdmin.disable_tasks)
+
+    @admin.action(description=PeriodicTaskAdmin.toggle_tasks.short_description)
+    def toggle_tasks(self, request, queryset):
+        self._action(request, queryset, PeriodicTaskAdmin.toggle_tasks)
+
+    @admin.action(description=PeriodicTaskAdmin.run_tasks.short_description)
+    def run_tasks(self, request, queryset):
+        self._action(request, queryset, PeriodicTaskAdmin.run_tasks)
+
+
+class JobScheduleAdminMixin:
+    """A schedule row a job's task uses is shared by every job with that schedule and shown for
+    display only: editing or deleting it here would change no job, so it is read-only."""
+
+    def _used_by_jobs(self, obj) -> bool:
+        return obj is not None and obj.periodictask_set.filter(cronjob__isnull=False).exists()
+
+    def has_change_permission(self, request, obj=None):
+        return not self._used_by_jobs(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._used_by_jobs(obj) and super().has_delete_permission(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id and self._used_by_jobs(self.get_object(request, unquote(object_id))):
+            self.message_user(
+                request,
+                "Jobs' periodic tasks use this schedule, which is read-only here: change a job's "
+                "schedule through the API. Give an operator's task a schedule row of its own.",
+                messages.INFO,
+            )
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+class JobCrontabScheduleAdmin(JobScheduleAdminMixin, CrontabScheduleAdmin):
+    pass
+
+
+class JobIntervalScheduleAdmin(JobScheduleAdminMixin, IntervalScheduleAdmin):
+    pass
+
+
+for model, model_admin in (
+    (PeriodicTask, JobPeriodicTaskAdmin),
+    (CrontabSchedule, JobCrontabScheduleAdmin),
+    (IntervalSchedule, JobIntervalScheduleAdmin),
+):
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)
 
 
 @admin.register(Notification)

@@ -46,9 +46,11 @@ messages is ``workflows.dispatch``. Nothing per job is held in memory between ti
 prepared messages of the next LOOKAHEAD seconds, so memory does not grow with the number of jobs,
 and a change written by the API is seen on the next tick.
 
-The static entries of ``CELERY_BEAT_SCHEDULE`` (maintenance tasks) are run by celery's base
-Scheduler exactly as it does, in memory; with several beats each runs them, so such tasks must be
-safe to run more than once.
+Operators' own periodic tasks (PeriodicTask rows that are not a job's, added in the admin) are run
+as django-celery-beat's DatabaseScheduler runs them, each due time claimed in the database so that
+one beat sends it: ``cronjobs.operator_tasks``. The static entries of ``CELERY_BEAT_SCHEDULE``
+(maintenance tasks) are run by celery's base Scheduler exactly as it does, in memory; with several
+beats each runs them, so such tasks must be safe to run more than once.
 """
 
 import heapq
@@ -73,6 +75,7 @@ from workflows.dispatch import (
 )
 
 from .claims import CLAIM_BATCH, CLAIM_POLL, LOOKAHEAD, claim_due_jobs, next_due
+from .operator_tasks import claim_due_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +97,9 @@ class JobScheduler(Scheduler):
     def tick(self, *args, **kwargs) -> float:
         self._heartbeat()
         static_delay = super().tick(*args, **kwargs)  # CELERY_BEAT_SCHEDULE, as celery runs it
+        delay = min(static_delay, self._tick_jobs(), self._tick_operator_tasks())
         # Celery's own tick can answer a negative delay for an entry already late; beat treats it as 0.
-        return max(0.0, min(static_delay, self._tick_jobs()))
+        return max(0.0, delay)
 
     def _heartbeat(self) -> None:
         now = time.monotonic()
@@ -134,6 +138,20 @@ class JobScheduler(Scheduler):
                 connection.close()
             return self._delay(None)
         return self._delay(nearest)
+
+    def _tick_operator_tasks(self) -> float:
+        """Send the operators' periodic tasks due now, each claimed by this beat alone; return the
+        seconds until the next one is due (at most max_interval)."""
+        try:
+            look = claim_due_tasks(self.app)
+        except DatabaseError as exc:  # retried on the next tick, as the jobs are
+            logger.error("beat could not read the operators' periodic tasks: %r", exc)
+            if not connection.in_atomic_block:
+                connection.close()
+            return self.max_interval
+        for entry in look.due:
+            self.apply_entry(entry, producer=self.producer)  # logs a send that fails, as for static entries
+        return self.max_interval if look.next_in is None else min(look.next_in, self.max_interval)
 
     def _sweep(self) -> None:
         try:

@@ -225,10 +225,17 @@ def celery_env(django_db_setup) -> dict[str, str]:
 
 
 def start_worker(
-    celery_env: dict[str, str], directory: Path, *, pool: str = "gevent", concurrency: int = 20, **env: str
+    celery_env: dict[str, str],
+    directory: Path,
+    *,
+    pool: str = "gevent",
+    concurrency: int = 20,
+    include: tuple[str, ...] = (),
+    **env: str,
 ) -> CeleryProcess:
     """A worker answering pings, on the gevent pool as `make run` starts it unless ``pool`` says
-    otherwise; ``env`` adds to or overrides the celery processes' environment."""
+    otherwise; ``include`` names modules of tasks for tests it loads too (``tests.e2e.tasks``);
+    ``env`` adds to or overrides the celery processes' environment."""
     hostname = f"e2e-{uuid.uuid4().hex[:8]}@localhost"
     process = CeleryProcess(
         "worker",
@@ -242,6 +249,7 @@ def start_worker(
             # Nothing to synchronise with in a one-worker test; skipping these saves seconds at start.
             "--without-mingle",
             "--without-gossip",
+            *(f"--include={module}" for module in include),
         ],
         env={**celery_env, **env},
         log_path=directory / "worker.log",
