@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import jwt
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
@@ -13,6 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from cronjobs import services
 from tests.webhooks import WebhookServer
+from vingine import throttling
 from workflows.services import workflow_save
 
 # The run object's fields as DESIGN.md lists them; the API may add more, never fewer.
@@ -49,6 +51,23 @@ def _plain_static_files(settings):
 def _fast_password_hashing(settings):
     """Users made by tests get a cheap hash: the default one costs most of a second per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _throttling(settings):
+    """Tests call the API fast as one user: the per-user limit is off unless a test sets it (the
+    sign-in limits stay on). No test's counters reach another."""
+    settings.API_RATE_LIMIT_PER_MINUTE = 0
+    throttling._redis_down_until = 0.0
+    yield
+    throttling._redis_down_until = 0.0
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        keys = list(client.scan_iter(match=f"{throttling.PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass  # a test that pointed REDIS_URL at nothing
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@
 
 * Tokens this service issues (``POST /api/auth/token``): simplejwt access tokens, ``sub`` is the
   username, ``token_type`` is ``access``.
-* Tokens from an external identity provider sharing the secret (Supabase style): HS256, ``sub`` is
-  the user's UUID, ``aud`` is ``authenticated``, no ``token_type`` and no ``jti``.
+* Tokens from an external identity provider (Supabase style): ``sub`` is the user's UUID, ``aud``
+  is ``authenticated``, no ``token_type`` and no ``jti``. Either HS256 with the shared secret, or,
+  with JWT_JWKS_URL set, signed with one of the provider's published keys (``vingine.jwks``).
 
-Both are verified by simplejwt (signature, algorithm, ``exp``, audience, issuer). The first time a
+All are verified by simplejwt (signature, algorithm, ``exp``, audience, issuer). The first time a
 valid ``sub`` is seen it becomes a local, non-staff user, so ownership rows have someone to point at.
 
 Every way a token can be wrong ends in ``TokenError`` (401), never in an exception of the decoder
@@ -20,6 +21,9 @@ from rest_framework_simplejwt import authentication, serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from . import jwks
+from .models import ApiRateLimit
 
 MAX_SUB_LENGTH = 150  # Django's username length
 # Ours are ~300 bytes, a provider's with custom claims a few KiB; gunicorn refuses any header line
@@ -72,6 +76,12 @@ class BearerToken(CheckedClaims, AccessToken):
     exchanged at ``/api/auth/token/refresh``.
     """
 
+    def get_token_backend(self):
+        # An asymmetric token is checked against the provider's published keys, never JWT_SECRET.
+        if self.token is not None and jwks.is_provider_token(self.token):
+            return jwks.backend
+        return super().get_token_backend()
+
     def verify(self) -> None:
         super().verify()
         if api_settings.TOKEN_TYPE_CLAIM in self.payload:
@@ -86,10 +96,18 @@ class CheckedRefreshToken(CheckedClaims, RefreshToken):
 
 def _user_named(username: str):
     """``User.objects.get(username=...)`` as a raw query: every request asks it, and building the
-    ORM query costs three times the database's answer."""
+    ORM query costs three times the database's answer. The user's own API rate limit comes along
+    (``api_requests_per_minute``, None for the default), read by the throttle of the same request."""
     User = get_user_model()
     table, column = User._meta.db_table, User._meta.get_field(User.USERNAME_FIELD).column
-    found = list(User.objects.raw(f'SELECT * FROM "{table}" WHERE "{column}" = %s', [username]))
+    limits = ApiRateLimit._meta.db_table
+    found = list(
+        User.objects.raw(
+            f'SELECT u.*, l."requests_per_minute" AS "api_requests_per_minute" FROM "{table}" u '
+            f'LEFT JOIN "{limits}" l ON l."owner_id" = u."{User._meta.pk.column}" WHERE u."{column}" = %s',
+            [username],
+        )
+    )
     if not found:
         raise User.DoesNotExist(f"No user {username!r}")
     return found[0]
@@ -107,6 +125,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
         except User.DoesNotExist:
             try:
                 user = User.objects.create_user(username=sub)  # unusable password
+                user.api_requests_per_minute = None
             except IntegrityError:
                 # Two first requests of the same new user raced; the other one created the row.
                 user = User.objects.get(username=sub)

@@ -54,6 +54,14 @@ class QueueUnavailable(ApplicationError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
+class TooManyRequests(exceptions.Throttled):
+    """A 429; DRF's handler adds Retry-After from ``wait``."""
+
+    default_detail = "Too many requests from this user."
+    extra_detail_singular = "Try again in {wait} second."
+    extra_detail_plural = "Try again in {wait} seconds."
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
     """Turn DRF's nested error structure into 'field: message' sentences."""
     if isinstance(detail, dict):
@@ -87,6 +95,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif type(exc) is exceptions.Throttled:  # a throttle's, in our words
+        exc = TooManyRequests(exc.wait)
 
     if isinstance(exc, (db.OperationalError, db.InterfaceError)):
         # The database went away mid-request (restart, failover). Nothing half-done is kept: the

@@ -38,6 +38,10 @@ ERROR_MEANING = {
     403: "The resource belongs to another user, or the action needs an operator (staff).",
     404: "No such resource.",
     409: "Refused because of the current state; nothing was changed.",
+    429: (
+        "Too many requests: this user's requests per minute, or failed sign-ins for this username or from "
+        "this address. Nothing was done; Retry-After says how many seconds to wait."
+    ),
     503: "The task queue (Redis) is unreachable; the run was recorded as failed.",
 }
 UNAUTHENTICATED = OpenApiExample(
@@ -128,8 +132,9 @@ class BearerJWT(OpenApiAuthenticationExtension):
             header_name="AUTHORIZATION", token_prefix="Bearer", bearer_format="JWT"
         )
         scheme["description"] = (
-            "An access token from POST /api/auth/token, or an HS256 token of an identity provider sharing "
-            "JWT_SECRET (Supabase: sub = user id, aud = authenticated)."
+            "An access token from POST /api/auth/token, or a token of an identity provider (Supabase: sub = "
+            "user id, aud = authenticated): HS256 with the shared JWT_SECRET, or signed with a key of its "
+            "JWKS (JWT_JWKS_URL: RS256, ES256, ...)."
         )
         return scheme
 
@@ -137,6 +142,43 @@ class BearerJWT(OpenApiAuthenticationExtension):
 def paths_without_optional_slash(endpoints: list) -> list:
     """Every route takes an optional trailing slash (``/?$``); the schema names the form without it."""
     return [(path.rstrip("/") or "/", regex, method, callback) for path, regex, method, callback in endpoints]
+
+
+THROTTLED_EXAMPLE = {
+    "summary": "Too many requests",
+    "value": {"detail": "Too many requests from this user. Try again in 12 seconds."},
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+        "required": True,
+    }
+}
+
+
+def throttled_responses(result: dict, generator, request, public) -> dict:
+    """Every operation of a signed-in user may be refused by its rate limit (vingine.throttling):
+    a 429 with Retry-After, documented here once rather than on each view."""
+    for operations in result["paths"].values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if any("bearerAuth" in requirement for requirement in operation.get("security", ())):
+                responses.setdefault(
+                    "429",
+                    {
+                        "description": ERROR_MEANING[429],
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Error"},
+                                "examples": {"TooManyRequests": THROTTLED_EXAMPLE},
+                            }
+                        },
+                    },
+                )
+            if "429" in responses:
+                responses["429"]["headers"] = RETRY_AFTER
+    return result
 
 
 def path_parameter_schemas(result: dict, generator, request, public) -> dict:

@@ -147,6 +147,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "vingine.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["vingine.throttling.UserRateThrottle"],
 }
 
 # OpenAPI schema at /api/schema, Swagger UI at /api/docs; both open, like the spec they publish.
@@ -165,7 +166,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["vingine.schema.paths_without_optional_slash"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "vingine.schema.path_parameter_schemas"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "vingine.schema.path_parameter_schemas",
+        "vingine.schema.throttled_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RunStatus": "workflows.serializers.RUN_STATUSES",
         "Success": ["success"],
@@ -195,6 +200,32 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "vingine.auth.TokenRefreshSerializer",
     "UPDATE_LAST_LOGIN": False,
 }
+# An identity provider's public keys (RS256, ES256, ...), e.g. Supabase's
+# https://<project>.supabase.co/auth/v1/.well-known/jwks.json. Unset: only HS tokens (JWT_SECRET).
+JWT_JWKS_URL = env_str("JWT_JWKS_URL")
+if JWT_JWKS_URL and not JWT_JWKS_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"JWT_JWKS_URL must be an http(s) URL, got {JWT_JWKS_URL!r}")
+# Keys are fetched again after this many seconds; a token naming a key not yet seen (a rotation)
+# fetches them at once, but at most once per JWT_JWKS_REFETCH_SECONDS, so that made-up key ids
+# cannot make us hammer the provider.
+JWT_JWKS_CACHE_SECONDS = env_int("JWT_JWKS_CACHE_SECONDS", 600, minimum=1)
+JWT_JWKS_REFETCH_SECONDS = env_int("JWT_JWKS_REFETCH_SECONDS", 30, minimum=1)
+JWT_JWKS_TIMEOUT_SECONDS = 3
+
+# --- Throttling ------------------------------------------------------------------------------
+
+# Failed sign-ins (POST /api/auth/token and the admin's login) counted per username and per client
+# address over a window; past either limit, further attempts are refused (429) before the password
+# is checked, until the window that began with the first failure ends.
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
+LOGIN_MAX_FAILURES_PER_USERNAME = env_int("LOGIN_MAX_FAILURES_PER_USERNAME", 10, minimum=1)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50, minimum=1)
+# Requests per minute of one signed-in user (0: no limit); operators set a user's own in the admin
+# (API rate limits).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
+# How many reverse proxies stand in front of the web server, each appending to X-Forwarded-For.
+# 0: the client is the connection's address and X-Forwarded-For, which anyone can write, is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Product limits --------------------------------------------------------------------------
 

@@ -2,9 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from . import throttling
 from .health import health
 from .metrics import metrics
 from .tokens import TokenObtainView, TokenRefreshView
+
+# Before admin.site.urls is read below: the admin's sign-ins are limited as the API's are.
+admin.site.login = throttling.guard_login_view(admin.site.login)
 
 urlpatterns = [
     re_path(r"^health/?$", health),

@@ -21,6 +21,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from cronjobs import schedules
 from tests.snapshots import snapshot
+from tests.vingine.conftest import oct_jwk, provider_key, provider_token, public_jwk
 from vingine.auth import MAX_TOKEN_BYTES
 
 SUB = "alice-uuid"
@@ -249,3 +250,94 @@ def test_with_an_issuer_configured_it_refuses_a_token_from_another_or_no_issuer(
 
     assert snapshot() == before
     assert client_for(token=signed(iss=issuer)).get("/api/cron/jobs").status_code == 200
+
+
+# With an identity provider's JWKS configured (JWT_JWKS_URL), the tokens above are still refused, and
+# so are these, aimed at the keys it publishes: alice's provider publishes rsa-1 (RSA), ec-1 (EC
+# P-256) and a symmetric key, oct-1, that must never verify anything.
+OCT_SECRET = b"a-secret-the-provider-published-" * 2
+
+
+def pem_as_hmac_secret(kid: str) -> str:
+    pem = (
+        provider_key(kid)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return hs256({"alg": "HS256", "typ": "JWT", "kid": kid}, claims(), key=pem)
+
+
+JWKS_ATTACKS = {
+    # kid confusion: the header names one key, the signature is another's
+    "ES256 token naming the RSA key": lambda: provider_token("rsa-1", algorithm="ES256", key=provider_key("ec-1")),
+    "RS256 token naming the EC key": lambda: provider_token("ec-1", algorithm="RS256", key=provider_key("rsa-1")),
+    "RS256 signed with a fresh key under a published kid": lambda: provider_token("rsa-1", key=rsa_key()),
+    "PS256 with the published RSA key": lambda: provider_token("rsa-1", algorithm="PS256"),
+    "HS256 naming the RSA key, keyed with its public PEM": lambda: pem_as_hmac_secret("rsa-1"),
+    "HS256 naming the EC key, keyed with its public PEM": lambda: pem_as_hmac_secret("ec-1"),
+    # a key swapped for a symmetric one: the JWKS's oct key, used as an HMAC secret
+    "HS256 signed with the published oct key": lambda: hs256({"alg": "HS256", "kid": "oct-1"}, claims(), OCT_SECRET),
+    "RS256 header over the oct key's HMAC": lambda: hs256({"alg": "RS256", "kid": "oct-1"}, claims(), OCT_SECRET),
+    # no key, or a made-up one
+    "RS256 with no kid": lambda: jwt.encode(claims(), provider_key("rsa-1"), algorithm="RS256"),
+    "kid not published": lambda: provider_token("rsa-unpublished", key=provider_key("rsa-1")),
+    "kid not a string": lambda: ".".join(
+        [b64(json.dumps({"alg": "RS256", "kid": 7}).encode()), *provider_token("rsa-1").split(".")[1:]]
+    ),
+    "alg none with a published kid": lambda: (
+        f"{b64(json.dumps({'alg': 'none', 'kid': 'rsa-1'}).encode())}.{b64(json.dumps(claims()).encode())}."
+    ),
+    # genuine signatures, bad claims
+    "provider's, expired": lambda: provider_token("rsa-1", SUB, iat=NOW - 7200, exp=NOW - 3600),
+    "provider's, no exp": lambda: provider_token("rsa-1", SUB, exp=None),
+    "provider's, wrong aud": lambda: provider_token("ec-1", SUB, aud="anon"),
+    "provider's, refresh token as access": lambda: provider_token("rsa-1", SUB, token_type="refresh", jti="abc"),
+    "provider's, sub with NUL": lambda: provider_token("rsa-1", "alice\x00"),
+    "provider's, tampered payload": lambda: ".".join(
+        [
+            provider_token("rsa-1").split(".")[0],
+            b64(json.dumps(claims(sub="operator")).encode()),
+            provider_token("rsa-1").split(".")[2],
+        ]
+    ),
+}
+
+
+@pytest.fixture
+def published(provider):
+    provider.publish(public_jwk("rsa-1"), public_jwk("ec-1"), oct_jwk("oct-1", OCT_SECRET))
+    return provider
+
+
+def test_a_genuine_provider_token_is_accepted(client_for, alice_job, published):
+    response = client_for(token=provider_token("rsa-1")).get("/api/cron/jobs")
+
+    assert response.status_code == 200
+    assert response.json()["total_jobs"] == 1
+
+
+@pytest.mark.parametrize("attack", [*JWKS_ATTACKS, *ATTACKS])
+def test_with_a_jwks_it_refuses_a_forged_or_broken_token(client_for, alice_job, published, attack):
+    token = (JWKS_ATTACKS.get(attack) or ATTACKS[attack])()
+    before = snapshot()
+
+    client = client_for(token=token)
+    assert_refused(client.get("/api/cron/jobs"))
+    assert_refused(client.delete("/api/cron/jobs/daily-video-generation"))
+    assert_refused(client.post("/api/cron/jobs/daily-video-generation/pause"))
+
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("attack", ["kid not published", "RS256 header over the oct key's HMAC", "provider's, expired"])
+def test_with_the_jwks_down_a_token_is_never_accepted_nor_a_500(client_for, alice_job, provider, attack):
+    provider.fail()
+    before = snapshot()
+
+    for response in (
+        client_for(token=JWKS_ATTACKS[attack]()).get("/api/cron/jobs"),
+        client_for(token=JWKS_ATTACKS[attack]()).delete("/api/cron/jobs/daily-video-generation"),
+    ):
+        assert response.status_code in (401, 503), (response.status_code, response.content[:300])
+        assert list(response.json()) == ["detail"]
+    assert snapshot() == before

@@ -122,8 +122,40 @@ function runQuery<F extends RunFilters>({ tag, status, since, until, ...rest }: 
   return { ...rest, tag: asList(tag), status: asList(status), since: asTime(since), until: asTime(until) }
 }
 
+/** Retries after a 429 at most this many times, and only when Retry-After asks for at most
+ * RETRY_AFTER_MAX_SECONDS: a longer wait (a sign-in locked for minutes) is the caller's to show. */
+export const RETRIES_AFTER_429 = 2
+export const RETRY_AFTER_MAX_SECONDS = 30
+
+function retryAfterSeconds(response: Response): number | undefined {
+  const value = response.headers.get('Retry-After')
+  if (value === null || value.trim() === '') return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds)
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - Date.now()) / 1000)
+}
+
+/** A 429 was refused before anything was done, so sending the same request again is safe, even
+ * one that starts a run. */
+function retryingAfter429(fetchFor: () => typeof globalThis.fetch) {
+  return async (request: Request): Promise<Response> => {
+    for (let retries = 0; ; retries++) {
+      const response = await fetchFor()(request.clone())
+      if (response.status !== 429 || retries >= RETRIES_AFTER_429) return response
+      const wait = retryAfterSeconds(response)
+      if (wait === undefined || wait > RETRY_AFTER_MAX_SECONDS) return response
+      await response.body?.cancel()
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000))
+    }
+  }
+}
+
 export function createVingineClient(options: ClientOptions) {
-  const api = createFetchClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), fetch: options.fetch })
+  const api = createFetchClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/+$/, ''),
+    fetch: retryingAfter429(() => options.fetch ?? globalThis.fetch),
+  })
   api.use({
     async onRequest({ request }) {
       const token = typeof options.token === 'function' ? await options.token() : options.token
