@@ -44,9 +44,12 @@ def shown(value: Any) -> str:
 
 
 def clean_tags(value: Any) -> list[str]:
-    """The tags as kept: each checked, duplicates dropped (the first kept, in order), at most MAX_TAGS."""
+    """The tags as kept: at most MAX_TAGS given, each checked, duplicates dropped (the first kept,
+    in order). The count is of what was given, as the schema's maxItems says."""
     if not isinstance(value, (list, tuple)):
         raise Invalid('must be a list of strings, like ["video", "team:growth"]')
+    if len(value) > MAX_TAGS:
+        raise Invalid(f"{len(value)} tags given; at most {MAX_TAGS} are allowed")
     tags: list[str] = []
     for item in value:
         if not isinstance(item, str):
@@ -55,8 +58,6 @@ def clean_tags(value: Any) -> list[str]:
             raise Invalid(f"{shown(item)} is not a valid tag: each tag is {TAG_RULE}")
         if item not in tags:
             tags.append(item)
-    if len(tags) > MAX_TAGS:
-        raise Invalid(f"{len(tags)} tags given; at most {MAX_TAGS} are allowed")
     return tags
 
 

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e
 RUN_DEADLINE = 30.0  # seconds
 
 
-@pytest.fixture(scope="module")
+# Each worker lives for its one test: two workers alive at once would share the queue, and the
+# prefork test must be sure its own worker took the run it kills.
+@pytest.fixture
 def hook_worker(celery_env, tmp_path_factory):
     """A worker allowed to reach 127.0.0.1."""
     process = start_worker(celery_env, tmp_path_factory.mktemp("worker"), WORKFLOW_HTTP_ALLOWED_HOSTS="127.0.0.1")
@@ -31,7 +33,7 @@ def hook_worker(celery_env, tmp_path_factory):
         process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def prefork_worker(celery_env, tmp_path_factory):
     """One pool process on the prefork pool, so the process running a run is the one to kill."""
     process = start_worker(
