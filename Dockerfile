@@ -14,4 +14,5 @@ RUN useradd --create-home vingine
 USER vingine
 
 EXPOSE 8000
-CMD ["sh", "-c", "gunicorn vingine.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --access-logfile -"]
+# exec: gunicorn itself gets SIGTERM (graceful stop) and SIGHUP (reload), not the shell.
+CMD ["sh", "-c", "exec gunicorn vingine.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --graceful-timeout 25 --access-logfile -"]

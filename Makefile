@@ -22,7 +22,7 @@ LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_load
 LOAD_REDIS_URL ?= redis://127.0.0.1:6379/5
 LOAD_ARGS ?=
 
-.PHONY: install run test test-fast test-client fuzz bench chaos load lint format clean
+.PHONY: install run test test-fast test-client fuzz bench chaos load compose-smoke lint format clean
 
 install: $(VENV)/.installed
 
@@ -74,6 +74,12 @@ chaos: install
 # 50 API clients for 60 s against gunicorn + 2 celery workers + beat, beside a 1-client baseline.
 load: install
 	LOAD_DATABASE_URL=$(LOAD_DATABASE_URL) LOAD_REDIS_URL=$(LOAD_REDIS_URL) $(BIN)/python scripts/load.py $(LOAD_ARGS)
+
+# The docker compose stack built and brought up (project vingine-smoke, free ports), the quickstart run
+# against it, a worker stopped mid-run, then down -v; docker compose v2 or docker-compose v1, whichever
+# is installed (COMPOSE="..." to choose). A few minutes, not part of make test.
+compose-smoke:
+	@scripts/compose_smoke.sh
 
 lint: install
 	$(BIN)/ruff check .

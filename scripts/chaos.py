@@ -22,7 +22,8 @@ per fault, each PHASE seconds with the fault injected after a few seconds:
                                later: each webhook called at most once, no run left running)
     Redis restart              (killed; a fresh one 3 s later: Redis keeps nothing on disk)
     PostgreSQL restart         (immediate shutdown, a crash for the clients; started 3 s later)
-    web restart under load     (killed; started again 3 s later)
+    web restart under load     (as a deploy restarts it: SIGHUP, gunicorn's graceful reload)
+    kill -9 of web under load  (started again 3 s later)
 
 Recovery is how long after the fault runs started again at RECOVERED of the rate of the phase
 without a fault, averaged over RECOVERY_WINDOW seconds, until the end of the phase.
@@ -44,6 +45,7 @@ import glob
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -418,6 +420,12 @@ class Chaos:
             time.sleep(down)
             self.start(name)
 
+    def restart_web_gracefully(self) -> None:
+        """SIGHUP: gunicorn starts new workers, which load the code again, and stops the old ones
+        once their requests are answered; its listening socket stays open throughout."""
+        with self.lock:
+            os.kill(self.processes["web"].popen.pid, signal.SIGHUP)
+
     def kill_worker_mid_run(self) -> None:
         from workflows.models import Run
 
@@ -522,7 +530,8 @@ class Chaos:
             ("kill -9 of a worker with webhooks in flight", self.kill_worker_with_webhooks_in_flight),
             ("Redis restart", self.restart_redis),
             ("PostgreSQL restart", self.restart_postgres),
-            ("web restart under load", lambda: self.kill_and_restart("web", 3)),
+            ("web restart under load", self.restart_web_gracefully),
+            ("kill -9 of web under load", lambda: self.kill_and_restart("web", 3)),
         ]
         if self.args.faults:
             chosen = set(self.args.faults.split(","))

@@ -24,6 +24,7 @@ FAULTS = [
     "Redis restart",
     "PostgreSQL restart",
     "web restart under load",
+    "kill -9 of web under load",
 ]
 
 
