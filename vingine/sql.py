@@ -9,6 +9,7 @@ rest of the code asks for these operations and never checks ``connection.vendor`
   building model instances for Django's bulk_create / bulk_update costs more than the database
   work (about 0.5 ms per row, and bulk_update's CASE grows with the batch).
 - ``lock_for_transaction``: an advisory lock on a key, for rows that do not exist yet.
+- ``lock_row_key``: a row's foreign-key lock taken ahead, to keep one lock order.
 - ``count_json_array_items``: counting entries of a JSON array column.
 - ``prepared_cursor``: for the few statements a process runs over and over (a run's claim and
   result), PostgreSQL plans them once per connection and gets their values apart from their text.
@@ -189,6 +190,20 @@ def lock_keys_for_transaction(keys: Sequence[str]) -> None:
                 " (SELECT DISTINCT hashtextextended(unnest(%s::text[]), 0) AS k ORDER BY k) AS keys",
                 [list(keys)],
             )
+
+
+def lock_row_key(model: type[models.Model], pk: Any) -> None:
+    """Take now, for the current transaction, the lock a foreign key to this row would take when a
+    row pointing at it is inserted (PostgreSQL's FOR KEY SHARE), so that it comes in the order the
+    caller chooses rather than at the insert."""
+    if is_postgresql():
+        table, column = (
+            connection.ops.quote_name(model._meta.db_table),
+            connection.ops.quote_name(model._meta.pk.column),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE {column} = %s FOR KEY SHARE", [pk])
+    # SQLite serialises write transactions already.
 
 
 def set_fillfactor(schema_editor, table: str, percent: int) -> None:

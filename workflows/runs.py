@@ -23,7 +23,7 @@ from django.utils import timezone
 from vingine import heartbeat
 from vingine.concurrency import soft_time_limit
 from vingine.errors import Conflict, QueueUnavailable
-from vingine.sql import release_connection
+from vingine.sql import lock_row_key, release_connection
 
 from . import cancellation, dispatch, run_sql, signing
 from .models import Run, Workflow
@@ -52,6 +52,11 @@ def run_enqueue(
     if its owner's concurrency limit has room, else held until it has. It carries its job's tags as
     they are now (its workflow's, without a job)."""
     with transaction.atomic():
+        if job is not None:
+            # The job's row before its owner's lock, the order beat's claim takes them in. Taken at
+            # the insert instead (its foreign-key check), after the owner's lock, it waited for a
+            # beat holding the job and waiting for that lock: a deadlock.
+            lock_row_key(type(job), job.pk)
         [handed_over] = dispatch.admit([owner.pk])
         run = Run.objects.create(
             workflow=workflow,

@@ -2,10 +2,11 @@
 another user's runs are not held back by that backlog."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,7 +15,7 @@ from cronjobs.claims import claim_due_jobs
 from cronjobs.models import CronJob
 from workflows import dispatch
 from workflows.models import Run, RunLimit
-from workflows.runs import run_execute
+from workflows.runs import run_enqueue, run_execute
 
 from .conftest import published_tasks
 
@@ -220,3 +221,41 @@ def test_a_held_run_is_not_handed_over_before_its_slot(db, workflow, make_job, b
 
     assert dispatch.runs_release() == 0  # room, but its slot is still to come
     assert sent_ids(broker) == []
+
+
+def test_a_manual_run_of_a_job_beat_is_claiming_waits_for_the_claim_instead_of_deadlocking(
+    transactional_db, workflow, make_job, broker
+):
+    job = make_job(workflow, schedules.interval_spec(seconds=30))
+    claimed, errors = threading.Event(), []
+
+    def beat_claim() -> None:
+        # As claim_due_jobs does: the job's row first, then (a moment later) its owner's lock.
+        try:
+            with transaction.atomic():
+                CronJob.objects.select_for_update().get(pk=job.pk)
+                claimed.set()
+                time.sleep(0.5)
+                dispatch.admit([job.owner_id])
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def trigger() -> None:
+        claimed.wait(timeout=10)
+        try:
+            run_enqueue(workflow=workflow, owner=job.owner, job=job, trigger=Run.Trigger.MANUAL, input_text="")
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=beat_claim), threading.Thread(target=trigger)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert Run.objects.filter(job=job, trigger=Run.Trigger.MANUAL).count() == 1
