@@ -69,7 +69,7 @@ describe('signed requests', () => {
     assert.equal(verifyWebhook(secret, headers, body), true)
     assert.equal(verifyWebhook(secret, headers, body.toString('utf8')), true)
     // As a Next.js route handler sees them.
-    const fetchHeaders = new Headers(Object.entries(headers).map(([name, value]) => [name, String(value)]))
+    const fetchHeaders = new Headers(Object.entries(headers).map(([name, value]): [string, string] => [name, String(value)]))
     assert.equal(verifyWebhook(secret, fetchHeaders, body), true)
 
     assert.equal(verifyWebhook(secret, headers, body.toString('utf8').replace('kites', 'kited')), false)
