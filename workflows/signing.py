@@ -68,9 +68,13 @@ class Shown:
     previous_expires_at: datetime | None
 
 
+def _previous_signs(row: SigningSecret, now: datetime) -> bool:
+    """Whether the secret before the last rotation still signs (its overlap has not ended)."""
+    return bool(row.previous and row.previous_until and row.previous_until > now)
+
+
 def _shown(row: SigningSecret, now: datetime) -> Shown:
-    previous_until = row.previous_until if row.previous and row.previous_until and row.previous_until > now else None
-    return Shown(decrypt(row.secret), row.created_at, previous_until)
+    return Shown(decrypt(row.secret), row.created_at, row.previous_until if _previous_signs(row, now) else None)
 
 
 def secret_get(*, owner: AbstractBaseUser) -> Shown:
@@ -104,10 +108,7 @@ def signing_keys(owner_id: int, current: str | None, previous: str | None) -> li
 def owner_keys(owner_id: int) -> list[bytes]:
     """The keys requests on behalf of ``owner_id`` are signed with now (notifications)."""
     row = _get_or_make(owner_id)
-    keys = [key_of(decrypt(row.secret))]
-    if row.previous and row.previous_until and row.previous_until > timezone.now():
-        keys.append(key_of(decrypt(row.previous)))
-    return keys
+    return signing_keys(owner_id, row.secret, row.previous if _previous_signs(row, timezone.now()) else None)
 
 
 def _get_or_make(owner_id: int) -> SigningSecret:
