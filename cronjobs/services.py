@@ -214,10 +214,17 @@ def _drop_prepared(job: CronJob) -> None:
     longer on the job's schedule. The beat holding its message still sends it at the slot, and
     execute_run, finding no row, does nothing. A run whose slot has come stays: it has fired.
     """
-    Run.objects.filter(
+    prepared = Run.objects.filter(
         job=job, trigger=Run.Trigger.SCHEDULE, status=Run.Status.QUEUED, scheduled_for__gt=timezone.now()
-    ).delete()
+    )
+    _tell_deleted(job, list(prepared.values_list("id", flat=True)))
+    prepared.delete()
     job.prepared_for = None
+
+
+def _tell_deleted(job: CronJob, run_ids: list) -> None:
+    """Streams that were told of these runs hear that they are gone."""
+    events.publish_on_commit(RunEvent(events.DELETED, run_id, job.owner_id, job.pk) for run_id in run_ids)
 
 
 @transaction.atomic
@@ -243,6 +250,7 @@ def job_delete(*, user: AbstractBaseUser, job_id: str, via: str = Via.API) -> No
     job = job_get_for(user=user, job_id=job_id, action="delete", lock=True)
     # The job's settings as they were: its history outlives the row.
     _audit(job, Action.DELETED, actor=user, via=via, **_settings(job))
+    _tell_deleted(job, list(job.runs.values_list("id", flat=True)))
     job.delete()  # its PeriodicTask goes with it (periodic_tasks), in this transaction
 
 

@@ -11,7 +11,7 @@ the stream, instead of holding the server's memory.
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +19,7 @@ import redis.asyncio as redis
 from django.conf import settings
 from django.db import DatabaseError
 
-from workflows.events import STREAM_KEY
+from workflows.events import DELETED, STREAM_KEY
 
 from . import render
 from .tokens import StreamScope
@@ -134,14 +134,24 @@ class Hub:
                 wanted.append((entry_id, fields, subscribers))
         if not wanted:
             return
-        runs = await self.database(render.runs_shown, {fields["r"] for _, fields, _ in wanted})
-        for entry_id, fields, subscribers in wanted:
-            run = runs.get(fields["r"])
-            if run is None:  # deleted since (its job was)
-                continue
-            item = (entry_id, render.frame(entry_id, fields, run))
-            for subscriber in subscribers:
-                subscriber.offer(item)
+        frames = await self._frames([(entry_id, fields) for entry_id, fields, _ in wanted])
+        for entry_id, _, subscribers in wanted:
+            if entry_id in frames:
+                item = (entry_id, frames[entry_id])
+                for subscriber in subscribers:
+                    subscriber.offer(item)
+
+    async def _frames(self, entries: list[tuple[str, dict[str, str]]]) -> dict[str, bytes]:
+        """Each event rendered, by its id; an event of a run deleted since is left out."""
+        to_read = {fields["r"] for _, fields in entries if fields["t"] != DELETED}
+        runs = await self.database(render.runs_shown, to_read) if to_read else {}
+        frames = {}
+        for entry_id, fields in entries:
+            if fields["t"] == DELETED:
+                frames[entry_id] = render.deleted(entry_id, fields)
+            elif fields["r"] in runs:
+                frames[entry_id] = render.frame(entry_id, fields, runs[fields["r"]])
+        return frames
 
     async def _ping(self) -> None:
         # Each second a slice of the streams, each stream once every STREAM_PING_SECONDS: thousands
@@ -181,15 +191,5 @@ class Hub:
             if len(page) < REPLAY_PAGE:
                 break
             start = f"({page[-1][0]}"
-        if not found:
-            return []
-        runs = await self.database(render.runs_shown, _run_ids(found))
-        return [
-            (entry_id, render.frame(entry_id, fields, runs[fields["r"]]))
-            for entry_id, fields in found
-            if fields["r"] in runs
-        ]
-
-
-def _run_ids(entries: list[tuple[str, dict[str, str]]]) -> Collection[str]:
-    return {fields["r"] for _, fields in entries}
+        frames = await self._frames(found)
+        return [(entry_id, frames[entry_id]) for entry_id, _ in found if entry_id in frames]

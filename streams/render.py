@@ -46,6 +46,12 @@ def frame(entry_id: str, fields: dict[str, str], run: str) -> bytes:
     return f'id: {entry_id}\nevent: {kind}\ndata: {{"type":"{kind}","run":{run}{step}}}\n\n'.encode()
 
 
+def deleted(entry_id: str, fields: dict[str, str]) -> bytes:
+    """A run that is gone: its id only."""
+    kind, run_id = fields["t"], fields["r"]
+    return f'id: {entry_id}\nevent: {kind}\ndata: {{"type":"{kind}","run_id":"{run_id}"}}\n\n'.encode()
+
+
 def _json(value: object) -> str:
     return json.dumps(value, cls=JSONEncoder, separators=(",", ":"), ensure_ascii=False)
 

@@ -25,7 +25,10 @@ logger = logging.getLogger(__name__)
 STREAM_KEY = "vingine:run-events"
 
 CREATED, STARTED, STEP, ENDED = "run.created", "run.started", "run.step", "run.ended"
-KINDS = (CREATED, STARTED, STEP, ENDED)
+# A run that is gone: a slot prepared ahead and dropped when its job was paused or replaced, or the
+# runs of a deleted job. Told with its id only: there is no run to show.
+DELETED = "run.deleted"
+KINDS = (CREATED, STARTED, STEP, ENDED, DELETED)
 
 # A step's log goes out without its output (up to 256 KiB): the run carries it once it ends.
 _STEP_FIELDS_LEFT_OUT = ("output",)

@@ -11,6 +11,8 @@ from vingine import tags as tag_rules
 from vingine.errors import Conflict, Forbidden, InvalidInput
 from vingine.sql import lock_for_transaction
 
+from . import events
+from .events import RunEvent
 from .models import Workflow, WorkflowTag
 from .redaction import redact_steps, restore_redacted
 from .selectors import workflow_get_for
@@ -113,4 +115,6 @@ def workflow_delete(*, user: AbstractBaseUser, workflow_id: str, via: str = Via.
             f"Workflow {workflow_id} is used by jobs {', '.join(job_ids)}; delete or replace those jobs first"
         )
     _audit(workflow, Action.DELETED, actor=user, via=via, name=workflow.name, steps=redact_steps(workflow.steps))
+    runs = list(workflow.runs.values_list("id", flat=True))  # its runs without a job go with it
+    events.publish_on_commit(RunEvent(events.DELETED, run_id, workflow.owner_id, None) for run_id in runs)
     workflow.delete()

@@ -250,3 +250,14 @@ def test_an_event_of_a_run_deleted_since_is_left_out(worker, open_stream, alice,
 
     seen = stream.until("run.ended", later)
     assert deleted not in {event["data"]["run"]["run_id"] for event in seen}
+
+
+def test_a_run_that_is_gone_is_told_by_its_id(worker, open_stream, alice, api, workflow):
+    stream = open_stream(alice)
+    run_id = trigger(api)
+    stream.until("run.ended", run_id)
+
+    api.delete(f"/api/workflows/{workflow.workflow_id}")  # its runs without a job go with it
+
+    gone = stream.next()
+    assert (gone["event"], gone["data"]) == ("run.deleted", {"type": "run.deleted", "run_id": run_id})

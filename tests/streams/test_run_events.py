@@ -10,12 +10,14 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from cronjobs import schedules
+from cronjobs import schedules, services
+from cronjobs.claims import claim_due_jobs
 from tests.cronjobs.helpers import fire_due_jobs
 from workflows import events
 from workflows.maintenance import runs_reap_lost
 from workflows.models import Run
 from workflows.runs import run_cancel, run_enqueue, run_execute
+from workflows.services import workflow_delete
 
 
 @pytest.fixture
@@ -137,3 +139,39 @@ def test_the_stream_keeps_a_bounded_number_of_events(settings, alice):
 
     # Trimmed as it grows, by whole blocks (approximately): never far above the number kept.
     assert 1000 <= connection.xlen(events.STREAM_KEY) < 1000 + 200
+
+
+@pytest.mark.parametrize("change", ["pause", "replace", "delete"])
+def test_a_run_prepared_ahead_and_dropped_by_a_change_of_its_job_is_told_deleted(
+    alice, workflow, make_job, stream, change, django_capture_on_commit_callbacks
+):
+    job = make_job(workflow, schedules.interval_spec(seconds=60))
+    slot = job.next_fire_at
+    with django_capture_on_commit_callbacks(execute=True):
+        _, [(_, run_id)] = claim_due_jobs(slot - timedelta(seconds=3), slot)  # claimed ahead of its slot
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "pause":
+            services.job_pause(user=alice, job_id=job.job_id)
+        elif change == "replace":
+            make_job(workflow, schedules.interval_spec(seconds=30))  # same job id: a new schedule
+        else:
+            services.job_delete(user=alice, job_id=job.job_id)
+
+    assert not Run.objects.filter(id=run_id).exists()
+    assert [(kind, told_id) for kind, told_id, *_ in stream()] == [
+        ("run.created", str(run_id)),
+        ("run.deleted", str(run_id)),
+    ]
+
+
+def test_the_runs_of_a_deleted_workflow_are_told_deleted(
+    alice, workflow, queue_run, stream, django_capture_on_commit_callbacks
+):
+    run = queue_run(workflow)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow_delete(user=alice, workflow_id=workflow.workflow_id)
+
+    told = [(kind, told_id) for kind, told_id, *_ in stream()]
+    assert told == [("run.created", str(run.id)), ("run.deleted", str(run.id))]
