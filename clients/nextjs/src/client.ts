@@ -140,8 +140,16 @@ function retryAfterSeconds(response: Response): number | undefined {
  * one that starts a run. */
 function retryingAfter429(fetchFor: () => typeof globalThis.fetch) {
   return async (request: Request): Promise<Response> => {
+    // The body goes as bytes, so with a Content-Length: sent as the Request's stream, it would go
+    // chunked from some fetches (Next.js's, on the server), and the API refuses chunked bodies (411).
+    const body = request.body ? await request.arrayBuffer() : undefined
     for (let retries = 0; ; retries++) {
-      const response = await fetchFor()(request.clone())
+      const response = await fetchFor()(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+      })
       if (response.status !== 429 || retries >= RETRIES_AFTER_429) return response
       const wait = retryAfterSeconds(response)
       if (wait === undefined || wait > RETRY_AFTER_MAX_SECONDS) return response
