@@ -14,7 +14,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from vingine.sql import insert_rows, update_rows
+from workflows import events
 from workflows.dispatch import admit
+from workflows.events import RunEvent
 from workflows.models import Run
 
 from .models import CronJob
@@ -66,7 +68,9 @@ RUN_ROW_FIELDS = (
     "wait_reason",
     "tags",
 )
-_ID, _OWNER, _SLOT, _STATUS = (RUN_ROW_FIELDS.index(name) for name in ("id", "owner", "scheduled_for", "status"))
+_ID, _JOB, _OWNER, _SLOT, _STATUS = (
+    RUN_ROW_FIELDS.index(name) for name in ("id", "job", "owner", "scheduled_for", "status")
+)
 
 
 def _row(job: CronJob, slot: datetime, now: datetime, *, reason: str = "", error: str = "") -> list:
@@ -197,8 +201,19 @@ def claim_due_jobs(now: datetime, until: datetime | None = None, *, batch: int =
             [job.pk for job in jobs],
             {"next_fire_at": [job.next_fire_at for job in jobs], "prepared_for": [job.prepared_for for job in jobs]},
         )
+        events.publish_on_commit(_run_events(rows))
     published = RUN_ROW_FIELDS.index("published_at")
     return len(jobs), [(row[_SLOT], row[_ID]) for row in rows if row[published] is not None]
+
+
+def _run_events(rows: list[list]) -> list[RunEvent]:
+    """Each run recorded: created; a slot recorded skipped (missed, overlap) has ended as well."""
+    told = []
+    for row in rows:
+        told.append(RunEvent(events.CREATED, row[_ID], row[_OWNER], row[_JOB]))
+        if row[_STATUS] == Run.Status.SKIPPED:
+            told.append(RunEvent(events.ENDED, row[_ID], row[_OWNER], row[_JOB]))
+    return told
 
 
 def next_due() -> datetime | None:

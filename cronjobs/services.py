@@ -22,7 +22,9 @@ from audit.services import audit_record
 from vingine import tags as tag_rules
 from vingine.errors import Forbidden, InvalidInput, NotFound
 from vingine.sql import lock_for_transaction
+from workflows import events
 from workflows.dispatch import backfill_release
+from workflows.events import RunEvent
 from workflows.models import Run, Workflow
 from workflows.runs import run_enqueue, runs_cancel
 
@@ -349,6 +351,7 @@ def job_backfill(
         if slot not in already
     ]
     Run.objects.bulk_create(runs)
+    events.publish_on_commit(RunEvent(events.CREATED, run.id, job.owner_id, job.pk) for run in runs)
     if runs:
         transaction.on_commit(lambda: backfill_release([job.pk]))
         _audit(

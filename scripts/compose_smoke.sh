@@ -47,6 +47,7 @@ fi
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
 secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 export PORT=${SMOKE_PORT:-$(free_port)} FLOWER_PORT=${SMOKE_FLOWER_PORT:-$(free_port)}
+export STREAM_PORT=${SMOKE_STREAM_PORT:-$(free_port)}
 export SECRET_KEY=$(secret) POSTGRES_PASSWORD=$(secret) FLOWER_BASIC_AUTH="smoke:$(secret)"
 API=http://127.0.0.1:$PORT
 FLOWER=http://127.0.0.1:$FLOWER_PORT
@@ -77,7 +78,7 @@ finish() {
   set +e
   if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
     echo "# logs of the failed run (last 40 lines each):"
-    "${compose[@]}" logs --no-color --tail 40 web worker beat flower 2>&1 | tail -160
+    "${compose[@]}" logs --no-color --tail 40 web stream worker beat flower 2>&1 | tail -160
   fi
   echo "# ${compose[*]} down -v"
   "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1
@@ -152,6 +153,9 @@ check "runs after 25 s: succeeded >= 2, failed" "yes, 0" \
 output=$(echo "$runs" | python3 -c 'import json, sys
 print(next(r["output"] for r in json.load(sys.stdin)["runs"] if r["status"] == "succeeded"))')
 check "a succeeded run's output" "Video about tech news" "$output"
+stream_url=$(api POST /api/stream/token '{"job_id": "demo-every-10s"}' | json url)
+streamed=$(curl -sN --max-time 15 "$stream_url" | grep -m 1 -o 'event: run.ended' || true)
+check "the job's live stream shows a run end" "event: run.ended" "$streamed"
 check "pause" 200 "$(status_of -X POST "$API/api/cron/jobs/demo-every-10s/pause" -H "Authorization: Bearer $TOKEN")"
 check "trigger" 200 "$(status_of -X POST "$API/api/cron/jobs/demo-every-10s/trigger" -H "Authorization: Bearer $TOKEN")"
 check "delete" 200 "$(status_of -X DELETE "$API/api/cron/jobs/demo-every-10s" -H "Authorization: Bearer $TOKEN")"
@@ -221,7 +225,7 @@ check "a run on the restarted worker" succeeded "$(run_status "$after")"
 # --- beat and flower stop on SIGTERM, not at the grace period's SIGKILL ------------------------------
 
 began=$SECONDS
-"${compose[@]}" stop beat flower web >/dev/null 2>&1
+"${compose[@]}" stop beat flower stream web >/dev/null 2>&1
 took=$((SECONDS - began))
-check "beat, flower and web stop on SIGTERM within 5 s" yes "$([ "$took" -le 5 ] && echo yes || echo "no (${took} s)")"
+check "beat, flower, stream and web stop on SIGTERM within 5 s" yes "$([ "$took" -le 5 ] && echo yes || echo "no (${took} s)")"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Start web (gunicorn), a Celery worker and beat in the foreground; Ctrl-C stops them all.
+# Start web (gunicorn), the run stream (uvicorn), Celery workers and beat in the foreground; Ctrl-C
+# stops them all.
 # Settings come from the environment; defaults: SQLite file, Redis at redis://localhost:6379/0,
-# web on 127.0.0.1:8000 (BIND_HOST=0.0.0.0 makes it reachable from other machines).
+# web on 127.0.0.1:8000, the run stream on 8001 (BIND_HOST=0.0.0.0 makes them reachable from other
+# machines).
 # Works with bash 3.2 (macOS) as well as bash 5: no `wait -n`, no associative arrays, and empty
 # arrays are expanded as ${arr[@]+"${arr[@]}"} so that `set -u` accepts them.
 set -euo pipefail
@@ -135,6 +137,10 @@ esac
 # Threads keep clients' connections alive between requests (a sync worker closes each one).
 start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY:-2}" --worker-class gthread \
   --threads "${WEB_THREADS:-4}" --access-logfile -
+# The live run stream: an event loop of its own, where thousands of idle streams cost little.
+stream_host=${BIND_HOST#\[}
+start stream $BIN/uvicorn streams.asgi:application --host "${stream_host%\]}" --port "${STREAM_PORT:-8001}" \
+  --no-access-log --timeout-graceful-shutdown 5
 # Runs wait on the network (webhooks), so each worker process runs many at once on the gevent pool;
 # one process per core uses every core (docs/operations.md, Workers).
 worker_processes=${WORKER_PROCESSES:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
@@ -152,7 +158,8 @@ if [ -n "${FLOWER_BASIC_AUTH:-}" ]; then
     --basic-auth="$FLOWER_BASIC_AUTH"
 fi
 
-echo "vingine is up on $bind: API $url/api/cron/jobs, docs $url/api/docs, admin $url/admin/, health $url/health"
+echo "vingine is up on $bind: API $url/api/cron/jobs, docs $url/api/docs, admin $url/admin/, health $url/health," \
+  "live run stream on port ${STREAM_PORT:-8001}"
 # Stop everything as soon as any one of them exits, with that one's exit status.
 while :; do
   sleep 1

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "workflows",
     "cronjobs",
     "audit",
+    "streams",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +295,23 @@ WORKFLOW_HTTP_ALLOWED_HOSTS = env_hosts("WORKFLOW_HTTP_ALLOWED_HOSTS")
 LIST_PAGE_MAX = 1000
 ALL_JOBS_PAGE_DEFAULT = 100
 WORKFLOWS_PAGE_DEFAULT = 100
+
+# --- Live run stream (streams) ----------------------------------------------------------------
+
+# Run events Redis keeps for reconnecting streams (Last-Event-ID) to catch up from: about 150 bytes
+# each. A stream that was away longer is told to read its runs again (event "reset").
+RUN_EVENTS_KEPT = env_int("RUN_EVENTS_KEPT", 100_000, minimum=1000)
+# A stream token opens a stream for this long; an open stream stays open.
+STREAM_TOKEN_SECONDS = 300
+# Where browsers reach the stream server (uvicorn streams.asgi:application), e.g.
+# https://stream.example.com; unset: the host the API was asked on, at STREAM_PORT.
+STREAM_PUBLIC_URL = env_str("STREAM_PUBLIC_URL", "")
+STREAM_PORT = env_int("STREAM_PORT", 8001, minimum=1)
+# A comment line this often keeps idle streams open through proxies.
+STREAM_PING_SECONDS = env_int("STREAM_PING_SECONDS", 15, minimum=1)
+# Events waiting to be sent to one slow subscriber before its stream is closed (it reconnects and
+# catches up from Redis).
+STREAM_QUEUE_MAX = 1000
 
 # --- Metrics ---------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(r"^api/auth/token/refresh/?$", TokenRefreshView.as_view()),
     path("api/cron/", include("cronjobs.urls")),
     path("api/", include("workflows.urls")),
+    path("api/", include("streams.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -6,13 +6,15 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from cronjobs.models import CronJob
 from vingine import heartbeat
 
+from . import events
+from .events import RunEvent
 from .models import Run, Workflow
 
 logger = logging.getLogger(__name__)
@@ -36,11 +38,10 @@ def runs_reap_lost(*, now: datetime | None = None) -> int:
     reaped = _reap_runs_of_dead_workers(now)
     seconds = settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE + settings.WORKFLOW_RUN_LOST_GRACE
     running = Run.objects.filter(status=Run.Status.RUNNING, finished_at__isnull=True)  # the run_unfinished index
-    reaped += running.filter(started_at__lt=now - timedelta(seconds=seconds)).update(
-        status=Run.Status.FAILED,
-        reason=Run.Reason.LOST,
-        finished_at=now,
-        error="The worker running this run stopped before the run finished (it crashed or was killed); "
+    reaped += _end_lost(
+        running.filter(started_at__lt=now - timedelta(seconds=seconds)),
+        now,
+        "The worker running this run stopped before the run finished (it crashed or was killed); "
         "the run was not started again",
     )
     if reaped:
@@ -62,13 +63,25 @@ def _reap_runs_of_dead_workers(now: datetime) -> int:
     if not dead:
         return 0
     logger.warning("workers without a heartbeat for %s: %s", quiet_for, ", ".join(dead))
-    return running.filter(worker__in=dead).update(
-        status=Run.Status.FAILED,
-        reason=Run.Reason.LOST,
-        finished_at=now,
-        error=f"The worker running this run stopped sending heartbeats for {quiet_for.seconds}s "
+    return _end_lost(
+        running.filter(worker__in=dead),
+        now,
+        f"The worker running this run stopped sending heartbeats for {quiet_for.seconds}s "
         "(it crashed, was killed or lost its machine); the run was not started again",
     )
+
+
+def _end_lost(runs: models.QuerySet[Run], now: datetime, error: str) -> int:
+    """End these running runs failed (reason lost), and tell the live stream. A run its worker is
+    recording right now (its row locked) is left to that worker."""
+    with transaction.atomic():
+        lost = list(runs.select_for_update(skip_locked=True).values_list("id", "owner_id", "job_id"))
+        if lost:
+            Run.objects.filter(id__any=[run_id for run_id, _, _ in lost], status=Run.Status.RUNNING).update(
+                status=Run.Status.FAILED, reason=Run.Reason.LOST, finished_at=now, error=error
+            )
+        events.publish_on_commit(RunEvent(events.ENDED, *run) for run in lost)
+    return len(lost)
 
 
 TRIM_BATCH = 500  # parents (jobs or workflows) looked at per query

@@ -159,9 +159,9 @@ def finish(
     output_truncated: bool,
     steps: list,
     finished_at: datetime,
-) -> bool:
-    """Record the run's result if it is still running (the reaper may have ended it meanwhile);
-    return whether its owner has runs held back by their concurrency limit."""
+) -> bool | None:
+    """Record the run's result if it is still running (the reaper may have ended it meanwhile):
+    None if it was not; else whether its owner has runs held back by their concurrency limit."""
     params = [
         status,
         reason,
@@ -175,7 +175,7 @@ def finish(
     with prepared_cursor() as cursor:
         cursor.execute(_finish_sql(connection.vendor), params)
         row = cursor.fetchone()
-    return bool(row and row[0])
+    return None if row is None else bool(row[0])
 
 
 @functools.cache

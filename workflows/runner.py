@@ -85,10 +85,16 @@ class DynamicWorkflowRunner:
         self.signing_keys = signing_keys or []
 
     def run(
-        self, input_text: str, *, deadline: float | None = None, cancelled: Callable[[], bool] = lambda: False
+        self,
+        input_text: str,
+        *,
+        deadline: float | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_step: Callable[[dict], None] = lambda record: None,
     ) -> RunResult:
         """Run every step; ``deadline`` (a time.monotonic() value) stops the run there, failed, and
-        ``cancelled`` turning true stops it before its next step (RunCancelled, during one)."""
+        ``cancelled`` turning true stops it before its next step (RunCancelled, during one).
+        ``on_step`` is given each step's log as the step ends."""
         result = RunResult()
         budget = MAX_RUN_OUTPUT_BYTES
         previous: Any = input_text
@@ -129,6 +135,7 @@ class DynamicWorkflowRunner:
                     record["output_truncated"] = result.output_truncated = True
             record["finished_at"] = _now()
             record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            on_step(record)
             if result.error:
                 return result
         result.output, _, cut = _capped(previous, MAX_RUN_OUTPUT_BYTES)

@@ -25,7 +25,8 @@ from vingine.concurrency import soft_time_limit
 from vingine.errors import Conflict, QueueUnavailable
 from vingine.sql import lock_row_key, release_connection
 
-from . import cancellation, dispatch, run_sql, signing
+from . import cancellation, dispatch, events, run_sql, signing
+from .events import RunEvent
 from .models import Run, Workflow
 from .runner import TIMED_OUT, DynamicWorkflowRunner, RunResult
 from .steps import may_wait
@@ -72,6 +73,7 @@ def run_enqueue(
         )
         if handed_over:
             dispatch.send_on_commit(run)
+        events.publish_on_commit([RunEvent(events.CREATED, run.id, owner.pk, run.job_id)])
     return run
 
 
@@ -100,6 +102,15 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
+    events.publish([RunEvent(events.STARTED, run_id, claimed.owner_id, claimed.job_pk)])
+    # A step's event goes out as the next step ends; the last one's with the run's end, in one round
+    # trip (most runs have one step).
+    step_ended: list[RunEvent] = []
+
+    def on_step(record: dict) -> None:
+        events.publish(step_ended)
+        step_ended[:] = [RunEvent(events.STEP, run_id, claimed.owner_id, claimed.job_pk, record)]
+
     keys = []
     if any(step.get("type") == "http" for step in claimed.steps):
         keys = signing.signing_keys(claimed.owner_id, claimed.signing_secret, claimed.signing_previous)
@@ -115,7 +126,7 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         runner = DynamicWorkflowRunner(
             Workflow(steps=claimed.steps), run_headers=headers, run_id=str(run_id), signing_keys=keys
         )
-        result = runner.run(claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled)
+        result = runner.run(claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled, on_step=on_step)
     finished_at = timezone.now()
     if result.succeeded:
         status, reason = Run.Status.SUCCEEDED, ""
@@ -137,6 +148,9 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
             finished_at=finished_at,
         )
     )
+    # Ended here only if not ended meanwhile by something else (the reaper), which told it then.
+    ended = [RunEvent(events.ENDED, run_id, claimed.owner_id, claimed.job_pk)] if held is not None else []
+    events.publish(step_ended + ended)
     if held:
         _retrying_database_errors(lambda: dispatch.runs_release([claimed.owner_id]))
     if claimed.trigger == Run.Trigger.BACKFILL:
@@ -182,6 +196,9 @@ def run_end_abruptly(*, run_id: uuid.UUID | str, timed_out: bool) -> bool:
     ended = Run.objects.filter(id=run_id, status=Run.Status.RUNNING).update(
         status=Run.Status.FAILED, reason=reason, error=error, finished_at=timezone.now()
     )
+    if ended:
+        owner_id, job_pk = Run.objects.values_list("owner_id", "job_id").get(id=run_id)
+        events.publish([RunEvent(events.ENDED, run_id, owner_id, job_pk)])
     return ended == 1
 
 
@@ -245,6 +262,7 @@ def _cancel_locked(runs: list[Run], *, by: AbstractBaseUser) -> None:
                 "Redis is unreachable, so the running run could not be told to stop; nothing was changed. "
                 "Try again shortly."
             ) from exc
+    events.publish_on_commit(RunEvent(events.ENDED, run.id, run.owner_id, run.job_id) for run in queued)
     owners = sorted({run.owner_id for run in runs})
     backfilled = sorted({run.job_id for run in runs if run.trigger == Run.Trigger.BACKFILL})
 

@@ -32,6 +32,7 @@ from vingine.celery import app
 
 CELERY = Path(sys.executable).parent / "celery"  # the celery of this environment
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+UVICORN = Path(sys.executable).parent / "uvicorn"
 START_TIMEOUT = 30.0  # seconds for a process to become ready
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL_LINES = 300
@@ -132,6 +133,22 @@ class WebProcess(CeleryProcess):
     def base_url(self) -> str | None:
         """``http://127.0.0.1:<port>`` once gunicorn says where it listens."""
         match = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", self.log_text())
+        return match.group(1) if match else None
+
+
+class StreamProcess(CeleryProcess):
+    """The stream server, ``uvicorn streams.asgi:application``, on a port the system picks."""
+
+    program = (str(UVICORN), "streams.asgi:application")
+    url: str | None = None
+
+    def __init__(self, *, env: dict[str, str], log_path: Path):
+        super().__init__(
+            "stream", ["--host", "127.0.0.1", "--port", "0", "--no-access-log"], env=env, log_path=log_path
+        )
+
+    def base_url(self) -> str | None:
+        match = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", self.log_text())
         return match.group(1) if match else None
 
 
@@ -329,6 +346,21 @@ def web(celery_env, tmp_path_factory) -> Iterator[WebProcess]:
     try:
         process.start()
         process.url = wait_until(process.base_url, timeout=START_TIMEOUT, what="gunicorn to listen", watch=(process,))
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def stream_server(celery_env, tmp_path_factory) -> Iterator[StreamProcess]:
+    """The stream server on the test database and Redis, pinging every second so that readers
+    notice quickly when a test is done with them; its base URL is ``stream_server.url``."""
+    process = StreamProcess(
+        env={**celery_env, "STREAM_PING_SECONDS": "1"}, log_path=tmp_path_factory.mktemp("stream") / "stream.log"
+    )
+    try:
+        process.start()
+        process.url = wait_until(process.base_url, timeout=START_TIMEOUT, what="uvicorn to listen", watch=(process,))
         yield process
     finally:
         process.stop()

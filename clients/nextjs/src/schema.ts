@@ -415,6 +415,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stream/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived URL for a live stream of your runs' events
+         * @description Server-sent events from the stream server: run.created, run.started, run.step and run.ended, each with the run as GET /api/runs/{run_id} shows it. Scoped to one job or one run when asked. The token opens a stream for 300 s; EventSource can use the url as it is.
+         */
+        post: operations["stream_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workflows": {
         parameters: {
             query?: never;
@@ -933,6 +953,26 @@ export interface components {
              * @description After a rotation, requests carry the previous secret's signature too until then; null otherwise.
              */
             previous_expires_at: string | null;
+        };
+        StreamTokenInputRequest: {
+            /** @description Only this job's runs (one of yours; staff: anyone's). */
+            job_id?: string;
+            /**
+             * Format: uuid
+             * @description Only this run's events.
+             */
+            run_id?: string;
+        };
+        StreamTokenIssued: {
+            status: components["schemas"]["Success"];
+            /** @description Opens a stream within expires_at; an open stream stays open. */
+            token: string;
+            /** @description The stream, token included: new EventSource(url). Events run.created, run.started, run.step and run.ended carry {type, run, step?}; reconnects send Last-Event-ID and get what they missed. */
+            url: string;
+            /** Format: date-time */
+            expires_at: string;
+            job_id: string | null;
+            run_id: string | null;
         };
         /**
          * @description * `success` - success
@@ -2494,6 +2534,76 @@ export interface operations {
             };
             /** @description Missing, expired or invalid bearer token. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests: this user's requests per minute, or failed sign-ins for this username or from this address. Nothing was done; Retry-After says how many seconds to wait. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stream_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StreamTokenInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamTokenIssued"];
+                };
+            };
+            /** @description Invalid input: the body, a query parameter or the schedule; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource belongs to another user, or the action needs an operator (staff). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
