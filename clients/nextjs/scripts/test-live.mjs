@@ -1,7 +1,9 @@
-// npm test: starts the real stack (web on a free 127.0.0.1 port, a Celery worker, beat) from the
-// repo's .venv against PostgreSQL and Redis, then runs the compiled tests with node's test runner.
+// npm test: starts the real stack (the run stream server and web, each on a free 127.0.0.1 port, a
+// Celery worker, beat) from the repo's .venv against PostgreSQL and Redis, then runs the compiled
+// tests with node's test runner.
 //   DATABASE_URL  default postgres://postgres@127.0.0.1:5432/vingine_client_test (created if missing)
 //   REDIS_URL     default redis://127.0.0.1:6379/14
+//   npm test -- stream retry   runs only those test files (test/stream.test.ts, ...)
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync } from 'node:fs'
@@ -14,6 +16,7 @@ const repo = resolve(pkg, '../..')
 const bin = join(repo, '.venv/bin')
 const logs = mkdtempSync(join(tmpdir(), 'vingine-client-'))
 const START_TIMEOUT_MS = 60_000
+const only = process.argv.slice(2)
 
 const env = {
   ...process.env,
@@ -118,6 +121,12 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   })
 }
 try {
+  // uvicorn and gunicorn pick their ports (bind to 0) and say which: no race with other test runs for
+  // a port. Web puts the stream server's address in the stream URLs it hands out.
+  const stream = start('stream', join(bin, 'uvicorn'), ['streams.asgi:application', '--host', '127.0.0.1', '--port', '0'])
+  env.STREAM_PUBLIC_URL = await waitFor('the stream server to listen', () =>
+    stream.output.match(/Uvicorn running on (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
+  )
   const web = start('web', join(bin, 'gunicorn'), ['vingine.wsgi', '--bind', '127.0.0.1:0', '--workers', '2'])
   start('worker', join(bin, 'celery'), [
     '-A', 'vingine', 'worker', '--loglevel', 'INFO', '--concurrency', '2', '--without-mingle', '--without-gossip',
@@ -125,7 +134,6 @@ try {
   ])
   start('beat', join(bin, 'celery'), ['-A', 'vingine', 'beat', '--loglevel', 'INFO', '--schedule', join(logs, 'celerybeat-schedule')])
 
-  // gunicorn picks the port (bind to 0) and says which: no race with other test runs for a port.
   const url = await waitFor('the web server to listen', () => web.output.match(/Listening at: (http:\/\/127\.0\.0\.1:\d+)/)?.[1])
   await waitFor('/health to report web, worker and beat up', async () => {
     try {
@@ -136,7 +144,7 @@ try {
   })
 
   const tests = readdirSync(join(pkg, 'dist/test'))
-    .filter((name) => name.endsWith('.test.js'))
+    .filter((name) => name.endsWith('.test.js') && (!only.length || only.includes(name.replace(/\.test\.js$/, ''))))
     .map((name) => join(pkg, 'dist/test', name))
   const runner = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...tests], {
     cwd: pkg,

@@ -2,7 +2,11 @@
 // is generated from the API's OpenAPI schema (npm run generate): a change in the API that breaks
 // a caller breaks the build here first.
 import createFetchClient from 'openapi-fetch'
+import { VingineError } from './errors.js'
 import type { components, paths } from './schema.js'
+import { watchRuns, type WatchRunsOptions } from './stream.js'
+
+export { VingineError }
 
 type Schemas = components['schemas']
 export type Job = Schemas['Job']
@@ -42,6 +46,9 @@ export type JobNotificationList = Schemas['JobNotificationList']
 export type JobNotification = Schemas['NotificationShown']
 export type NotifyRequest = Schemas['NotifyInputRequest']
 export type SigningSecret = Schemas['SigningSecretShown']
+/** POST /api/stream/token's body: at most one of job_id and run_id. */
+export type StreamScope = Schemas['StreamTokenInputRequest']
+export type StreamToken = Schemas['StreamTokenIssued']
 
 /** `limit` and `offset` of the list endpoints; the totals in their answers count every item. */
 export interface Page {
@@ -77,6 +84,12 @@ export interface IdempotencyOptions {
   idempotencyKey?: string
 }
 
+/** client.watchRuns: a stream of all the caller's runs, or of one job's (`jobId`) or one run's (`runId`). */
+export interface ClientWatchRunsOptions extends Omit<WatchRunsOptions, 'streamUrl'> {
+  jobId?: string
+  runId?: string
+}
+
 /** The bearer token: a string, or a function asked before every request (e.g. from the session). */
 export type TokenSource = string | undefined | (() => string | undefined | Promise<string | undefined>)
 
@@ -85,17 +98,6 @@ export interface ClientOptions {
   baseUrl: string
   token?: TokenSource
   fetch?: typeof globalThis.fetch
-}
-
-/** A 4xx/5xx answer: `detail` is the API's `{"detail": ...}`, meant to be shown to a person. */
-export class VingineError extends Error {
-  constructor(
-    readonly status: number,
-    readonly detail: string,
-  ) {
-    super(detail)
-    this.name = 'VingineError'
-  }
 }
 
 function detailOf(error: unknown, response: Response): string {
@@ -182,6 +184,8 @@ export function createVingineClient(options: ClientOptions) {
   const run = (run_id: string) => ({ params: { path: { run_id } } })
   const keyHeader = (options: IdempotencyOptions) => ({ 'Idempotency-Key': options.idempotencyKey })
 
+  const createStreamToken = (scope: StreamScope = {}) => unwrap(api.POST('/api/stream/token', { body: scope }))
+
   return {
     // --- auth ---
     obtainToken: (body: Credentials) => unwrap(api.POST('/api/auth/token', { body })),
@@ -243,6 +247,16 @@ export function createVingineClient(options: ClientOptions) {
     /** A new run of the same workflow and input, with trigger rerun and rerun_of this run. */
     rerunRun: (run_id: string, options: IdempotencyOptions = {}) =>
       unwrap(api.POST('/api/runs/{run_id}/rerun', { params: { path: { run_id }, header: keyHeader(options) } })),
+
+    // --- live runs ---
+    /** A short-lived token and the URL of the caller's run stream (one job's or one run's, if
+     * given); the URL is good for connecting for a few minutes, an open stream stays open. */
+    createStreamToken,
+    /** The caller's run events as they happen (see watchRuns); it asks for stream tokens itself. */
+    watchRuns: ({ jobId, runId, ...options }: ClientWatchRunsOptions = {}) => {
+      const scope: StreamScope = jobId !== undefined ? { job_id: jobId } : runId !== undefined ? { run_id: runId } : {}
+      return watchRuns({ ...options, streamUrl: async () => (await createStreamToken(scope)).url })
+    },
 
     // --- signed requests ---
     /** The secret that signs every request the caller's runs send (check them with verifyWebhook). */
