@@ -22,7 +22,7 @@ LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vingine_load
 LOAD_REDIS_URL ?= redis://127.0.0.1:6379/5
 LOAD_ARGS ?=
 
-.PHONY: install run test test-fast test-client fuzz bench chaos load compose-smoke lint format clean
+.PHONY: install run test test-fast test-client fuzz bench bench-stream chaos load compose-smoke lint format clean
 
 install: $(VENV)/.installed
 
@@ -67,6 +67,12 @@ BENCH_RUNS_ARGS ?=
 bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench.py $(BENCH_ARGS)
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench_runs.py $(BENCH_RUNS_ARGS)
+
+# The live run stream: events delivered with 1,000 and 5,000 streams open on one stream server
+# process, and its memory (BENCH_STREAM_ARGS, e.g. "--streams 5000 --rate 500"). Not part of make test.
+BENCH_STREAM_ARGS ?=
+bench-stream: install
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python scripts/bench_stream.py $(BENCH_STREAM_ARGS)
 
 chaos: install
 	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)

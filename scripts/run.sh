@@ -137,7 +137,9 @@ esac
 # Threads keep clients' connections alive between requests (a sync worker closes each one).
 start web $BIN/gunicorn vingine.wsgi --bind "$bind" --workers "${WEB_CONCURRENCY:-2}" --worker-class gthread \
   --threads "${WEB_THREADS:-4}" --access-logfile -
-# The live run stream: an event loop of its own, where thousands of idle streams cost little.
+# The live run stream: an event loop of its own, where thousands of idle streams cost little, each
+# an open file: as many as the hard limit allows.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 stream_host=${BIND_HOST#\[}
 start stream $BIN/uvicorn streams.asgi:application --host "${stream_host%\]}" --port "${STREAM_PORT:-8001}" \
   --no-access-log --timeout-graceful-shutdown 5

@@ -21,7 +21,11 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vingine.settings")
 django.setup()
 
-from . import render, tokens  # noqa: E402  (after setup)
+from django.db import DatabaseError  # noqa: E402  (after setup)
+
+from vingine.errors import DATABASE_UNAVAILABLE  # noqa: E402
+
+from . import render, tokens  # noqa: E402
 from .hub import Hub, Subscriber, stream_id  # noqa: E402
 from .services import STREAM_PATH  # noqa: E402
 
@@ -97,6 +101,9 @@ async def _stream_runs(hub: Hub, scope: Scope, receive, send) -> None:
     except tokens.Refused as exc:
         await _json(send, 401, {"detail": str(exc)})
         return
+    except DatabaseError:
+        await _json(send, 503, {"detail": DATABASE_UNAVAILABLE}, headers=[(b"retry-after", b"5")])
+        return
     headers = dict(scope["headers"])
     since = headers.get(b"last-event-id", b"").decode("latin-1") or query.get("last_event_id", [""])[0]
 
@@ -145,8 +152,9 @@ async def _body(send, data: bytes) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
-async def _json(send, status: int, body: dict) -> None:
+async def _json(send, status: int, body: dict, headers: list | None = None) -> None:
     data = json.dumps(body).encode()
-    headers = [*CORS, (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    headers = [*CORS, *(headers or []), (b"content-type", b"application/json")]
+    headers.append((b"content-length", str(len(data)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})

@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as redis
 from django.conf import settings
+from django.db import DatabaseError
 
 from workflows.events import STREAM_KEY
 
@@ -39,10 +40,13 @@ def stream_id(value: str) -> tuple[int, int] | None:
 
 
 class Subscriber:
-    __slots__ = ("scope", "queue")
+    __slots__ = ("scope", "queue", "ping_slot")
+    opened = 0  # subscribers so far: spreads their pings over the interval
 
     def __init__(self, scope: StreamScope) -> None:
         self.scope = scope
+        Subscriber.opened += 1
+        self.ping_slot = Subscriber.opened
         # (event id, bytes) to send; None: stop (the client went away, fell behind, or the server stops).
         self.queue: asyncio.Queue[tuple[str | None, bytes] | None] = asyncio.Queue()
 
@@ -101,15 +105,22 @@ class Hub:
         while True:
             try:
                 reply = await self.redis.xread({STREAM_KEY: last}, count=READ_BATCH, block=5000)
-                if reply:
-                    entries = reply[0][1]
-                    last = entries[-1][0]
-                    await self._deliver(entries)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis or the database away: say so, try again shortly
-                logger.exception("reading run events failed; trying again in 1 s")
+            except redis.RedisError as exc:
+                logger.warning("reading run events failed (%r); trying again in 1 s", exc)
                 await asyncio.sleep(1)
+                continue
+            if not reply:
+                continue
+            entries = reply[0][1]
+            try:
+                await self._deliver(entries)
+            except DatabaseError as exc:  # the database away: the same batch again, shortly
+                logger.warning("reading the runs of %d events failed (%r); trying again in 1 s", len(entries), exc)
+                await asyncio.sleep(1)
+                continue
+            except Exception:  # a bug must not stop every stream: this batch is lost, said loudly
+                logger.exception("delivering %d run events failed; they are skipped", len(entries))
+            last = entries[-1][0]
 
     async def _deliver(self, entries: list[tuple[str, dict[str, str]]]) -> None:
         wanted = []
@@ -133,11 +144,17 @@ class Hub:
                 subscriber.offer(item)
 
     async def _ping(self) -> None:
+        # Each second a slice of the streams, each stream once every STREAM_PING_SECONDS: thousands
+        # of pings at one moment would hold up the events due then.
+        tick = 0
         while True:
-            await asyncio.sleep(settings.STREAM_PING_SECONDS)
+            await asyncio.sleep(1)
+            tick += 1
+            every = settings.STREAM_PING_SECONDS
             for subscribers in list(self.subscribers.values()):
                 for subscriber in subscribers:
-                    subscriber.offer(PING)
+                    if subscriber.ping_slot % every == tick % every:
+                        subscriber.offer(PING)
 
     async def missed(self, scope: StreamScope, since: str) -> list[tuple[str, bytes]] | None:
         """The events for ``scope`` after event ``since``, rendered; None when some of them are no

@@ -20,7 +20,7 @@ def runs_shown(run_ids: Collection[str]) -> dict[str, str]:
     """The runs that still exist among ``run_ids``, each as the JSON of GET /api/runs/{id}'s ``run``."""
     db.close_old_connections()  # one that broke (the database restarted) is replaced, not reused
     try:
-        runs = Run.objects.select_related(*RUN_RELATED).filter(id__in=list(run_ids))
+        runs = Run.objects.select_related(*RUN_RELATED).filter(id__in=list(run_ids)).order_by()
         return {str(run.id): _json(RunShown(run).data) for run in runs}
     except db.DatabaseError:
         db.connection.close()

@@ -95,3 +95,12 @@ def test_it_still_serves_the_owner_after_refusing_another_user(api, bob_api, cro
 
     assert job["paused"] is False
     assert job["next_run_time"] is not None
+
+
+def test_it_refuses_a_live_stream_of_another_users_job(bob_api, cron_job):
+    before = db_snapshot()
+
+    response = bob_api.post("/api/stream/token", {"job_id": "daily-video-generation"}, format="json")
+
+    assert_refused(response, 403, "You don't have permission to watch this job")
+    assert db_snapshot() == before
