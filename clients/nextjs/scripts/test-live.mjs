@@ -1,7 +1,11 @@
-// npm test: starts the real stack (web on a free 127.0.0.1 port, a Celery worker, beat) from the
-// repo's .venv against PostgreSQL and Redis, then runs the compiled tests with node's test runner.
+// npm test: starts the real stack (the run stream server and web, each on a free 127.0.0.1 port, a
+// Celery worker, beat) from the repo's .venv against PostgreSQL and Redis, builds and starts the
+// example app (example/, built while the stack starts), then runs the compiled tests with node's
+// test runner; the example app's test drives it in headless Chromium.
 //   DATABASE_URL  default postgres://postgres@127.0.0.1:5432/vingine_client_test (created if missing)
 //   REDIS_URL     default redis://127.0.0.1:6379/14
+//   VINGINE_EXAMPLE_SCREENSHOT  a path to keep a picture of the example app at (docs/img/example-app.png)
+//   npm test -- stream example-app   runs only those test files (test/stream.test.ts, ...)
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync } from 'node:fs'
@@ -11,9 +15,13 @@ import { fileURLToPath } from 'node:url'
 
 const pkg = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const repo = resolve(pkg, '../..')
+const example = join(pkg, 'example')
 const bin = join(repo, '.venv/bin')
 const logs = mkdtempSync(join(tmpdir(), 'vingine-client-'))
 const START_TIMEOUT_MS = 60_000
+// `npm test -- stream example-app`: only the test files named so.
+const only = process.argv.slice(2)
+const withExample = !only.length || only.includes('example-app')
 
 const env = {
   ...process.env,
@@ -35,6 +43,28 @@ const users = {
 function python(code) {
   execFileSync(join(bin, 'python'), ['-c', code], { cwd: repo, env: { ...env, ...users }, stdio: 'inherit' })
 }
+
+// --- the example app: installed (the client packed from dist/, which npm test has just built) and
+// built in the background while the stack starts; the tests wait for it -----------------------------
+function build() {
+  const started = Date.now()
+  let output = ''
+  const step = (command, args) =>
+    new Promise((done, fail) => {
+      const child = spawn(command, args, { cwd: example, env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } })
+      child.stdout.on('data', (chunk) => (output += chunk))
+      child.stderr.on('data', (chunk) => (output += chunk))
+      child.on('error', fail)
+      child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`${command} ${args.join(' ')} failed:\n${output.slice(-5000)}`))))
+    })
+  return (async () => {
+    await step('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'])
+    await step(join(example, 'node_modules/.bin/next'), ['build'])
+    return Date.now() - started
+  })()
+}
+const exampleBuilt = withExample ? build() : Promise.resolve(0)
+exampleBuilt.catch(() => {}) // awaited below; this only keeps an early failure from going unhandled
 
 // --- the database: created if missing, migrated, three fresh users -------------------------------
 if (env.DATABASE_URL.startsWith('postgres')) {
@@ -62,8 +92,8 @@ for name, staff in (("VINGINE_TEST_USER", False), ("VINGINE_TEST_OTHER_USER", Fa
 // --- the processes ---------------------------------------------------------------------------------
 const processes = []
 
-function start(name, command, args) {
-  const child = spawn(command, args, { cwd: repo, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+function start(name, command, args, options = {}) {
+  const child = spawn(command, args, { cwd: repo, env, ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   const proc = { name, child, output: '', exited: false }
   const keep = (chunk) => {
     proc.output += chunk.toString()
@@ -118,6 +148,12 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   })
 }
 try {
+  // uvicorn and gunicorn pick their ports (bind to 0) and say which: no race with other test runs for
+  // a port. Web puts the stream server's address in the stream URLs it hands out.
+  const stream = start('stream', join(bin, 'uvicorn'), ['streams.asgi:application', '--host', '127.0.0.1', '--port', '0'])
+  env.STREAM_PUBLIC_URL = await waitFor('the stream server to listen', () =>
+    stream.output.match(/Uvicorn running on (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
+  )
   const web = start('web', join(bin, 'gunicorn'), ['vingine.wsgi', '--bind', '127.0.0.1:0', '--workers', '2'])
   start('worker', join(bin, 'celery'), [
     '-A', 'vingine', 'worker', '--loglevel', 'INFO', '--concurrency', '2', '--without-mingle', '--without-gossip',
@@ -125,7 +161,6 @@ try {
   ])
   start('beat', join(bin, 'celery'), ['-A', 'vingine', 'beat', '--loglevel', 'INFO', '--schedule', join(logs, 'celerybeat-schedule')])
 
-  // gunicorn picks the port (bind to 0) and says which: no race with other test runs for a port.
   const url = await waitFor('the web server to listen', () => web.output.match(/Listening at: (http:\/\/127\.0\.0\.1:\d+)/)?.[1])
   await waitFor('/health to report web, worker and beat up', async () => {
     try {
@@ -135,12 +170,31 @@ try {
     }
   })
 
+  let appUrl = ''
+  if (withExample) {
+    const buildMs = await exampleBuilt
+    const app = start('example', join(example, 'node_modules/.bin/next'), ['start', '--port', '0', '--hostname', '127.0.0.1'], {
+      cwd: example,
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', VINGINE_API_URL: url },
+    })
+    appUrl = await waitFor('the example app to listen', () => app.output.match(/Local:\s+(http:\/\/127\.0\.0\.1:\d+)/)?.[1])
+    console.log(`The example app (built in ${(buildMs / 1000).toFixed(1)} s) is at ${appUrl}`)
+  }
+
   const tests = readdirSync(join(pkg, 'dist/test'))
-    .filter((name) => name.endsWith('.test.js'))
+    .filter((name) => name.endsWith('.test.js') && (!only.length || only.includes(name.replace(/\.test\.js$/, ''))))
     .map((name) => join(pkg, 'dist/test', name))
   const runner = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...tests], {
     cwd: pkg,
-    env: { ...process.env, ...users, VINGINE_API_URL: url },
+    env: {
+      ...process.env,
+      ...users,
+      VINGINE_API_URL: url,
+      VINGINE_EXAMPLE_URL: appUrl,
+      ...(process.env.VINGINE_EXAMPLE_SCREENSHOT && {
+        VINGINE_EXAMPLE_SCREENSHOT: resolve(process.env.INIT_CWD ?? process.cwd(), process.env.VINGINE_EXAMPLE_SCREENSHOT),
+      }),
+    },
     stdio: 'inherit',
   })
   status = await new Promise((done) => runner.on('exit', (code) => done(code ?? 1)))

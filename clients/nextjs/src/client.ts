@@ -2,7 +2,11 @@
 // is generated from the API's OpenAPI schema (npm run generate): a change in the API that breaks
 // a caller breaks the build here first.
 import createFetchClient from 'openapi-fetch'
+import { VingineError } from './errors.js'
 import type { components, paths } from './schema.js'
+import { watchRuns, type WatchRunsOptions } from './stream.js'
+
+export { VingineError }
 
 type Schemas = components['schemas']
 export type Job = Schemas['Job']
@@ -42,6 +46,9 @@ export type JobNotificationList = Schemas['JobNotificationList']
 export type JobNotification = Schemas['NotificationShown']
 export type NotifyRequest = Schemas['NotifyInputRequest']
 export type SigningSecret = Schemas['SigningSecretShown']
+/** POST /api/stream/token's body: at most one of job_id and run_id. */
+export type StreamScope = Schemas['StreamTokenInputRequest']
+export type StreamToken = Schemas['StreamTokenIssued']
 
 /** `limit` and `offset` of the list endpoints; the totals in their answers count every item. */
 export interface Page {
@@ -77,6 +84,12 @@ export interface IdempotencyOptions {
   idempotencyKey?: string
 }
 
+/** client.watchRuns: a stream of all the caller's runs, or of one job's (`jobId`) or one run's (`runId`). */
+export interface ClientWatchRunsOptions extends Omit<WatchRunsOptions, 'streamUrl'> {
+  jobId?: string
+  runId?: string
+}
+
 /** The bearer token: a string, or a function asked before every request (e.g. from the session). */
 export type TokenSource = string | undefined | (() => string | undefined | Promise<string | undefined>)
 
@@ -85,17 +98,6 @@ export interface ClientOptions {
   baseUrl: string
   token?: TokenSource
   fetch?: typeof globalThis.fetch
-}
-
-/** A 4xx/5xx answer: `detail` is the API's `{"detail": ...}`, meant to be shown to a person. */
-export class VingineError extends Error {
-  constructor(
-    readonly status: number,
-    readonly detail: string,
-  ) {
-    super(detail)
-    this.name = 'VingineError'
-  }
 }
 
 function detailOf(error: unknown, response: Response): string {
@@ -140,8 +142,16 @@ function retryAfterSeconds(response: Response): number | undefined {
  * one that starts a run. */
 function retryingAfter429(fetchFor: () => typeof globalThis.fetch) {
   return async (request: Request): Promise<Response> => {
+    // The body goes as bytes, so with a Content-Length: sent as the Request's stream, it would go
+    // chunked from some fetches (Next.js's, on the server), and the API refuses chunked bodies (411).
+    const body = request.body ? await request.arrayBuffer() : undefined
     for (let retries = 0; ; retries++) {
-      const response = await fetchFor()(request.clone())
+      const response = await fetchFor()(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+      })
       if (response.status !== 429 || retries >= RETRIES_AFTER_429) return response
       const wait = retryAfterSeconds(response)
       if (wait === undefined || wait > RETRY_AFTER_MAX_SECONDS) return response
@@ -173,6 +183,8 @@ export function createVingineClient(options: ClientOptions) {
   const workflow = (workflow_id: string) => ({ params: { path: { workflow_id } } })
   const run = (run_id: string) => ({ params: { path: { run_id } } })
   const keyHeader = (options: IdempotencyOptions) => ({ 'Idempotency-Key': options.idempotencyKey })
+
+  const createStreamToken = (scope: StreamScope = {}) => unwrap(api.POST('/api/stream/token', { body: scope }))
 
   return {
     // --- auth ---
@@ -235,6 +247,16 @@ export function createVingineClient(options: ClientOptions) {
     /** A new run of the same workflow and input, with trigger rerun and rerun_of this run. */
     rerunRun: (run_id: string, options: IdempotencyOptions = {}) =>
       unwrap(api.POST('/api/runs/{run_id}/rerun', { params: { path: { run_id }, header: keyHeader(options) } })),
+
+    // --- live runs ---
+    /** A short-lived token and the URL of the caller's run stream (one job's or one run's, if
+     * given); the URL is good for connecting for a few minutes, an open stream stays open. */
+    createStreamToken,
+    /** The caller's run events as they happen (see watchRuns); it asks for stream tokens itself. */
+    watchRuns: ({ jobId, runId, ...options }: ClientWatchRunsOptions = {}) => {
+      const scope: StreamScope = jobId !== undefined ? { job_id: jobId } : runId !== undefined ? { run_id: runId } : {}
+      return watchRuns({ ...options, streamUrl: async () => (await createStreamToken(scope)).url })
+    },
 
     // --- signed requests ---
     /** The secret that signs every request the caller's runs send (check them with verifyWebhook). */

@@ -73,6 +73,15 @@ describe('server actions', () => {
     const manual = ok(await actions.runWorkflow(workflowId, { input: 'bats' })).run
     assert.equal(manual.trigger, 'manual')
 
+    // The stream URL an action hands the browser opens a stream of the job's runs.
+    const stream = ok(await actions.createStreamToken({ job_id: jobId }))
+    assert.equal(stream.job_id, jobId)
+    const opened = await fetch(stream.url, { headers: { Accept: 'text/event-stream' } })
+    assert.equal(opened.status, 200)
+    assert.match(opened.headers.get('Content-Type') ?? '', /^text\/event-stream/)
+    await opened.body?.cancel()
+    assert.equal((await actions.createStreamToken({ job_id: uniqueId('nope') })).success, false)
+
     assert.equal(ok(await actions.deleteCronJob(jobId)).message, `Job ${jobId} deleted successfully`)
     ok(await actions.deleteCronJob(intervalId))
     ok(await actions.deleteWorkflow(workflowId))

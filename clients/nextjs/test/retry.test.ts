@@ -8,7 +8,8 @@ const JOB = { status: 'success', job: { job_id: 'j' } }
 
 function answers(...replies: Array<[number, Record<string, string>, unknown]>) {
   const seen: string[] = []
-  const fetch = async (request: Request): Promise<Response> => {
+  const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init)
     seen.push(`${request.method} ${new URL(request.url).pathname}`)
     const [status, headers, body] = replies[Math.min(seen.length - 1, replies.length - 1)]!
     return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } })

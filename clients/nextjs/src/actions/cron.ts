@@ -17,6 +17,7 @@ import {
   type PreviewRequest,
   type RunFilters,
   type RunRequest,
+  type StreamScope,
   type VingineClient,
   type WorkflowRequest,
 } from '../client.js'
@@ -153,6 +154,14 @@ export async function cancelRun(run_id: string) {
 
 export async function rerunRun(run_id: string, options: IdempotencyOptions = {}) {
   return withClient((client) => client.rerunRun(run_id, options))
+}
+
+// --- live runs ---
+
+/** A URL (with a short-lived token) that opens the user's run stream, or one job's or one run's:
+ * hand it to the browser (useRuns' streamUrl from @vingine/client/react) instead of the JWT. */
+export async function createStreamToken(scope: StreamScope = {}) {
+  return withClient((client) => client.createStreamToken(scope))
 }
 
 // --- signed requests ---
