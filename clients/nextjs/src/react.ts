@@ -109,6 +109,10 @@ export function useRuns(options: UseRunsOptions): RunsState {
       try {
         for await (const event of watchRuns(watch)) {
           if (stop.signal.aborted) break
+          if (event.type === 'run.deleted') {
+            setRuns((current) => current.filter((run) => run.run_id !== event.run_id))
+            continue
+          }
           if (event.type !== 'reset') {
             setRuns((current) => mergeRuns(current, [event.run], limit))
             continue

@@ -22,6 +22,14 @@ export interface RunEvent {
   step?: RunStepEntry
 }
 
+/** A run that is gone (its slot, prepared ahead, dropped by a pause or replacement of its job; or
+ * its job or workflow deleted): there is no run to show, only its id. */
+export interface RunDeletedEvent {
+  type: 'run.deleted'
+  id: string
+  run_id: string
+}
+
 /** The server no longer keeps the events since the last one seen: what was missed must be fetched
  * again (GET /api/runs). Live events follow. */
 export interface ResetEvent {
@@ -30,7 +38,7 @@ export interface ResetEvent {
   detail: string
 }
 
-export type RunStreamEvent = RunEvent | ResetEvent
+export type RunStreamEvent = RunEvent | RunDeletedEvent | ResetEvent
 
 /** `connecting`: first connection; `open`: events flow; `reconnecting`: waiting to connect again
  * after the stream ended or failed; `closed`: stopped (aborted, or a failure retrying can't fix). */
@@ -87,13 +95,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 function toEvent(event: string, data: string, id: string): RunStreamEvent | undefined {
-  let body: { run?: Run; step?: RunStepEntry; detail?: string }
+  let body: { run?: Run; step?: RunStepEntry; detail?: string; run_id?: string }
   try {
     body = JSON.parse(data)
   } catch {
     return undefined
   }
   if (event === 'reset') return { type: 'reset', id, detail: String(body.detail ?? '') }
+  if (event === 'run.deleted') return typeof body.run_id === 'string' ? { type: 'run.deleted', id, run_id: body.run_id } : undefined
   if (!RUN_EVENT_TYPES.has(event) || !body.run) return undefined // a kind this client doesn't know yet
   const runEvent: RunEvent = { type: event as RunEventType, id, run: body.run }
   if (event === 'run.step' && body.step) runEvent.step = body.step

@@ -85,7 +85,7 @@ class Watch {
   }
 
   runEvents(runId: string): RunEvent[] {
-    return this.events.filter((e): e is RunEvent => e.type !== 'reset' && e.run.run_id === runId)
+    return this.events.filter((e): e is RunEvent => 'run' in e && e.run.run_id === runId)
   }
 
   ended(runId: string): Promise<void> {
@@ -98,7 +98,7 @@ class Watch {
   }
 
   describe(): string {
-    return JSON.stringify(this.events.map((e) => (e.type === 'reset' ? e.type : `${e.type} ${e.run.run_id}`)))
+    return JSON.stringify(this.events.map((e) => ('run' in e ? `${e.type} ${e.run.run_id}` : e.type)))
   }
 }
 
@@ -150,7 +150,7 @@ describe('watchRuns', () => {
       const here = await client.triggerJob(watched)
       await Promise.all([scoped.ended(here.run_id), all.ended(here.run_id), all.ended(elsewhere.run_id)])
       assert.deepEqual(scoped.runEvents(elsewhere.run_id), [])
-      assert.ok(scoped.events.every((e) => e.type === 'reset' || e.run.job_id === watched), scoped.describe())
+      assert.ok(scoped.events.every((e) => !('run' in e) || e.run.job_id === watched), scoped.describe())
     } finally {
       await Promise.all([scoped.close(), all.close()])
     }
@@ -179,7 +179,7 @@ describe('watchRuns', () => {
       release()
       await watch.ended(run.run_id)
       assert.deepEqual(kinds(watch.runEvents(run.run_id)), ['run.ended'])
-      assert.ok(watch.events.every((e) => e.type === 'reset' || e.run.run_id === run.run_id), watch.describe())
+      assert.ok(watch.events.every((e) => !('run' in e) || e.run.run_id === run.run_id), watch.describe())
     } finally {
       release()
       receiver.closeAllConnections()
@@ -199,8 +199,26 @@ describe('watchRuns', () => {
       await eventually('my run to end', async () => (await client.getRun(myRun.run_id)).run.finished_at)
       const theirRun = await other.triggerJob(theirs)
       await watch.ended(theirRun.run_id)
-      assert.ok(watch.events.every((e) => e.type === 'reset' || e.run.user_id === OTHER_USER), watch.describe())
+      assert.ok(watch.events.every((e) => !('run' in e) || e.run.user_id === OTHER_USER), watch.describe())
       assert.deepEqual(watch.runEvents(myRun.run_id), [])
+    } finally {
+      await watch.close()
+    }
+  })
+
+  test('the runs of a deleted job are told gone, by their ids', async () => {
+    const jobId = await quietJob()
+    const watch = new Watch((options) => client.watchRuns(options))
+    try {
+      await watch.opened()
+      const { run_id } = await client.triggerJob(jobId)
+      await watch.ended(run_id)
+      await client.deleteJob(jobId)
+      await watch.until('the run to be told deleted', (w) => w.events.some((e) => e.type === 'run.deleted'))
+      assert.deepEqual(
+        watch.events.filter((e) => e.type === 'run.deleted').map((e) => ('run_id' in e ? e.run_id : e)),
+        [run_id],
+      )
     } finally {
       await watch.close()
     }
@@ -242,7 +260,7 @@ describe('watchRuns', () => {
     const resumed = new Watch((options) => client.watchRuns({ jobId, lastEventId, ...options }))
     try {
       await resumed.ended(missed)
-      const events = resumed.events.filter((e): e is RunEvent => e.type !== 'reset')
+      const events = resumed.events.filter((e): e is RunEvent => 'run' in e)
       assert.deepEqual(kinds(events), ['run.created', 'run.started', 'run.ended'], resumed.describe())
       assert.ok(events.every((e) => e.run.run_id === missed))
     } finally {
