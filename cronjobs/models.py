@@ -115,7 +115,7 @@ class CronJob(models.Model):
     def last_run(self) -> tuple[datetime | None, str | None]:
         """(when, status) of the newest run: when it started, or was recorded if it never started.
 
-        Lists read it from the annotations of ``selectors.with_last_run`` (no query per job).
+        The API's reads (``selectors``) read it with the job (no query per job).
         """
         if not hasattr(self, "last_run_status"):
             newest = self.runs.order_by("-created_at").values("created_at", "started_at", "status").first() or {}

@@ -1,45 +1,91 @@
 """Reads for cron jobs, each scoped to what the asking user may see."""
 
+import functools
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db import connection, models
+from django_celery_beat.models import PeriodicTask
 
 from audit.models import AuditEvent
 from vingine.errors import Forbidden, NotFound
 from vingine.pagination import Page
+from vingine.rows import Joined
 from workflows.models import Run
 from workflows.run_filters import RunFilter
 from workflows.selectors import RUN_RELATED
 
 from .models import CronJob, JobTag, Notification
 
-JOB_RELATED = ("owner", "workflow")  # what a job's answer shows
+# What a job's answer shows: its owner and workflow, and its newest run's time and status
+# (CronJob.last_run), read in the same statement.
+_jobs = Joined(CronJob, ("owner", "workflow"))
+_jobs_shown = Joined(
+    CronJob,
+    ("owner", "workflow"),
+    extra=[("last_run_at", models.DateTimeField()), ("last_run_status", models.CharField())],
+)
 
 
-def _jobs() -> QuerySet[CronJob]:
-    return CronJob.objects.select_related(*JOB_RELATED)
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
-def with_last_run(jobs: QuerySet[CronJob]) -> QuerySet[CronJob]:
-    """Each job with its newest run's time and status (``CronJob.last_run``), in the same query.
+def _column(model: type[models.Model], name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
 
-    Two correlated subqueries, each one step down the (job, -created_at) index, instead of a
-    query per job.
-    """
-    newest = Run.objects.filter(job=OuterRef("pk")).order_by("-created_at")
-    return jobs.annotate(
-        last_run_at=Subquery(newest.annotate(at=Coalesce("started_at", "created_at")).values("at")[:1]),
-        last_run_status=Subquery(newest.values("status")[:1]),
+
+@functools.cache
+def _shown_select() -> str:
+    """SELECT of jobs as an answer shows them (``t0``): the newest run's time and status come from
+    two correlated subqueries, each one step down the (job, -created_at) index, not a query per job."""
+    newest = (
+        f"FROM {_table(Run)} r WHERE r.{_column(Run, 'job')} = t0.{_column(CronJob, 'id')}"
+        f" ORDER BY r.{_column(Run, 'created_at')} DESC LIMIT 1"
+    )
+    return (
+        f"SELECT {_jobs_shown.columns},"
+        f" (SELECT COALESCE(r.{_column(Run, 'started_at')}, r.{_column(Run, 'created_at')}) {newest}),"
+        f" (SELECT r.{_column(Run, 'status')} {newest}) FROM {_jobs_shown.tables}"
     )
 
 
-def job_list(*, user: AbstractBaseUser | None = None, tags: tuple[str, ...] = ()) -> QuerySet[CronJob]:
-    """The user's jobs; every job when ``user`` is None (operators). With ``tags``, only the jobs
-    that have every one of them."""
-    jobs = with_last_run(_jobs())
+@functools.cache
+def _locked_select() -> str:
+    """SELECT of a job (``t0``) locking it and its PeriodicTask row."""
+    return (
+        f"SELECT {_jobs.columns} FROM {_jobs.tables} INNER JOIN {_table(PeriodicTask)} p"
+        f" ON p.{_column(PeriodicTask, 'id')} = t0.{_column(CronJob, 'periodic_task')}"
+        f" WHERE t0.{_column(CronJob, 'job_id')} = %s {_jobs.lock('t0', 'p')}"
+    )
+
+
+def job_page(
+    *, page: Page, user: AbstractBaseUser | None = None, tags: tuple[str, ...] = ()
+) -> tuple[list[CronJob], int]:
+    """One page of the user's jobs (every job when ``user`` is None: operators), by job id, and
+    how many there are in all. With ``tags``, only the jobs that have every one of them."""
+    conditions, params = [], []
+    if user is not None:
+        conditions.append(f"t0.{_column(CronJob, 'owner')} = %s")
+        params.append(user.pk)
     for tag in tags:
-        jobs = jobs.filter(pk__in=JobTag.objects.filter(tag=tag).values("job_id"))
-    return jobs if user is None else jobs.filter(owner=user)
+        conditions.append(
+            f"t0.{_column(CronJob, 'id')} IN (SELECT g.{_column(JobTag, 'job')}"
+            f" FROM {_table(JobTag)} g WHERE g.{_column(JobTag, 'tag')} = %s)"
+        )
+        params.append(tag)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    shown = _jobs_shown.fetch(
+        f"{_shown_select()}{where} ORDER BY t0.{_column(CronJob, 'job_id')} LIMIT %s OFFSET %s",
+        [*params, page.limit, page.offset],
+    )
+
+    def count() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {_table(CronJob)} t0{where}", params)
+            return cursor.fetchone()[0]
+
+    return shown, page.total(shown, count)
 
 
 def job_get_for(
@@ -47,25 +93,23 @@ def job_get_for(
 ) -> CronJob:
     """The job, if ``user`` may act on it: 404 if it does not exist, 403 if someone else owns it.
 
-    With ``lock`` the job and its PeriodicTask rows are locked for the caller's transaction. The
-    schedule rows are then read after the lock is held: a join read before it could miss a
-    schedule that the transaction we waited for had just created. ``last_run`` reads the newest
-    run's time and status too, for an answer that shows the job.
+    With ``lock`` the job and its PeriodicTask rows are locked for the caller's transaction.
+    ``last_run`` reads the newest run's time and status too, for an answer that shows the job.
     """
     if "\x00" in job_id:
         # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
         raise NotFound(f"Job {job_id} not found")
     if lock:
-        jobs = CronJob.objects.select_related("owner", "workflow", "periodic_task").select_for_update(
-            of=("self", "periodic_task")
-        )
+        found = _jobs.fetch(_locked_select(), [job_id])
+    elif last_run:
+        found = _jobs_shown.fetch(f"{_shown_select()} WHERE t0.{_column(CronJob, 'job_id')} = %s", [job_id])
     else:
-        jobs = _jobs()
-        if last_run:
-            jobs = with_last_run(jobs)
-    job = jobs.filter(job_id=job_id).first()
-    if job is None:
+        found = _jobs.fetch(
+            f"SELECT {_jobs.columns} FROM {_jobs.tables} WHERE t0.{_column(CronJob, 'job_id')} = %s", [job_id]
+        )
+    if not found:
         raise NotFound(f"Job {job_id} not found")
+    job = found[0]
     if job.owner_id != user.pk and not user.is_staff:
         raise Forbidden(f"You don't have permission to {action} this job")
     return job
@@ -76,14 +120,14 @@ def history_page_for_job(*, job: CronJob, page: Page) -> tuple[list[AuditEvent],
     both lives), newest first, and how many there are in all."""
     events = AuditEvent.objects.filter(kind=AuditEvent.Kind.JOB, object_id=job.job_id)
     shown = list(page.of(events.order_by("-at", "-pk")))
-    return shown, page.total(shown, events)
+    return shown, page.total(shown, events.count)
 
 
 def run_page_for_job(*, job: CronJob, page: Page, run_filter: RunFilter | None = None) -> tuple[list[Run], int]:
     """One page of the job's runs, newest first, and how many the filter lets through in all."""
     runs = job.runs.all() if run_filter is None else run_filter.apply(job.runs.all())
     shown = list(page.of(runs.select_related(*RUN_RELATED).order_by("-created_at", "-pk")))
-    return shown, page.total(shown, runs)
+    return shown, page.total(shown, runs.count)
 
 
 def notification_list(*, job: CronJob, limit: int = 50) -> list[Notification]:

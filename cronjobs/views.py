@@ -76,9 +76,8 @@ class CronJobViewSet(viewsets.ViewSet):
     )
     def list_mine(self, request: Request) -> Response:
         page = page_from(request, default=settings.LIST_PAGE_MAX, maximum=settings.LIST_PAGE_MAX)
-        jobs = selectors.job_list(user=request.user, tags=tags_from(request))
-        shown = list(page.of(jobs))
-        return success(JobList, user_id=request.user.username, total_jobs=page.total(shown, jobs), jobs=shown)
+        shown, total = selectors.job_page(user=request.user, tags=tags_from(request), page=page)
+        return success(JobList, user_id=request.user.username, total_jobs=total, jobs=shown)
 
     @extend_schema(
         tags=["jobs"],
@@ -95,9 +94,8 @@ class CronJobViewSet(viewsets.ViewSet):
     )
     def list_all(self, request: Request) -> Response:
         page = page_from(request, default=settings.ALL_JOBS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
-        jobs = selectors.job_list(tags=tags_from(request))
-        shown = list(page.of(jobs))
-        return success(AllJobList, total_jobs=page.total(shown, jobs), jobs=shown)
+        shown, total = selectors.job_page(tags=tags_from(request), page=page)
+        return success(AllJobList, total_jobs=total, jobs=shown)
 
     @extend_schema(
         tags=["jobs"],

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from packaging.version import Version
 
-from vingine import broker, outbound
+from vingine import broker, outbound, rows
 
 PACKAGES = ("vingine", "audit", "cronjobs", "workflows")
 
@@ -106,7 +106,7 @@ def test_the_imports_form_no_circle():
             assert circle is None, "import circle: " + " -> ".join(circle)
 
 
-@pytest.mark.parametrize("module", [broker, outbound], ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", [broker, outbound, rows], ids=lambda module: module.__name__)
 def test_fenced_modules_run_on_the_versions_they_were_written_for(module):
     for package, (lowest, below) in module.WRITTEN_FOR.items():
         installed = Version(version(package))

@@ -1,5 +1,6 @@
 """``limit`` and ``offset`` query parameters of the list endpoints, checked the same way everywhere."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rest_framework.request import Request
@@ -18,12 +19,12 @@ class Page:
         """The page's slice of a queryset (or list)."""
         return items[self.offset : self.offset + self.limit]
 
-    def total(self, shown: list, items) -> int:
-        """How many ``items`` there are in all, given the page of them ``shown``: counted only when
-        the page cannot tell (it is full, or empty past the first page)."""
+    def total(self, shown: list, count: Callable[[], int]) -> int:
+        """How many items there are in all, given the page of them ``shown``: ``count()``ed only
+        when the page cannot tell (it is full, or empty past the first page)."""
         if len(shown) < self.limit and (shown or self.offset == 0):
             return self.offset + len(shown)
-        return items.count()
+        return count()
 
 
 def _number(request: Request, name: str, *, default: int, minimum: int, maximum: int) -> int:

@@ -64,4 +64,4 @@ def run_page(
         runs = runs.filter(job_id=job_pk)
     runs = run_filter.apply(runs)
     shown = list(page.of(runs.select_related(*RUN_RELATED).order_by("-created_at", "-pk")))
-    return shown, page.total(shown, runs)
+    return shown, page.total(shown, runs.count)

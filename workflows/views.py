@@ -69,7 +69,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         page = page_from(request, default=settings.WORKFLOWS_PAGE_DEFAULT, maximum=settings.LIST_PAGE_MAX)
         workflows = selectors.workflow_list(user=request.user)
         shown = list(page.of(workflows))
-        return success(WorkflowList, total_workflows=page.total(shown, workflows), workflows=shown)
+        return success(WorkflowList, total_workflows=page.total(shown, workflows.count), workflows=shown)
 
     @extend_schema(
         tags=["workflows"],
