@@ -13,10 +13,11 @@ Every way a token can be wrong ends in ``TokenError`` (401), never in an excepti
 or the database: the checks below run before any claim is used.
 """
 
+import functools
 import unicodedata
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, models
 from rest_framework_simplejwt import authentication, serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -24,6 +25,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from . import jwks
 from .models import ApiRateLimit
+from .rows import Joined
 
 MAX_SUB_LENGTH = 150  # Django's username length
 # Ours are ~300 bytes, a provider's with custom claims a few KiB; gunicorn refuses any header line
@@ -94,22 +96,30 @@ class CheckedRefreshToken(CheckedClaims, RefreshToken):
         RefreshToken.verify(self)  # simplejwt's: token type, jti, blacklist
 
 
-def _user_named(username: str):
-    """``User.objects.get(username=...)`` as a raw query: every request asks it, and building the
-    ORM query costs three times the database's answer. The user's own API rate limit comes along
-    (``api_requests_per_minute``, None for the default), read by the throttle of the same request."""
+@functools.cache
+def _users() -> tuple[Joined, str]:
+    """The read of ``_user_named``, built once (the user model is known once apps are loaded)."""
     User = get_user_model()
-    table, column = User._meta.db_table, User._meta.get_field(User.USERNAME_FIELD).column
-    limits = ApiRateLimit._meta.db_table
-    found = list(
-        User.objects.raw(
-            f'SELECT u.*, l."requests_per_minute" AS "api_requests_per_minute" FROM "{table}" u '
-            f'LEFT JOIN "{limits}" l ON l."owner_id" = u."{User._meta.pk.column}" WHERE u."{column}" = %s',
-            [username],
-        )
+    users = Joined(User, extra=[("api_requests_per_minute", models.IntegerField())])
+    quote = connection.ops.quote_name
+    limits = ApiRateLimit._meta
+    sql = (
+        f"SELECT {users.columns}, l.{quote(limits.get_field('requests_per_minute').column)} FROM {users.tables}"
+        f" LEFT OUTER JOIN {quote(limits.db_table)} l"
+        f" ON l.{quote(limits.get_field('owner').column)} = t0.{quote(User._meta.pk.column)}"
+        f" WHERE t0.{quote(User._meta.get_field(User.USERNAME_FIELD).column)} = %s"
     )
+    return users, sql
+
+
+def _user_named(username: str):
+    """``User.objects.get(username=...)``, from SQL built once (``vingine.rows``): every request asks
+    it. The user's own API rate limit comes along (``api_requests_per_minute``, None for the
+    default), read by the throttle of the same request."""
+    users, sql = _users()
+    found = users.fetch(sql, [username])
     if not found:
-        raise User.DoesNotExist(f"No user {username!r}")
+        raise get_user_model().DoesNotExist(f"No user {username!r}")
     return found[0]
 
 
