@@ -12,7 +12,7 @@ from vingine.pagination import Page
 from vingine.rows import Joined
 from workflows.models import Run
 from workflows.run_filters import RunFilter
-from workflows.selectors import RUN_RELATED
+from workflows.selectors import runs_page_where
 
 from .models import CronJob, JobTag, Notification
 
@@ -125,9 +125,8 @@ def history_page_for_job(*, job: CronJob, page: Page) -> tuple[list[AuditEvent],
 
 def run_page_for_job(*, job: CronJob, page: Page, run_filter: RunFilter | None = None) -> tuple[list[Run], int]:
     """One page of the job's runs, newest first, and how many the filter lets through in all."""
-    runs = job.runs.all() if run_filter is None else run_filter.apply(job.runs.all())
-    shown = list(page.of(runs.select_related(*RUN_RELATED).order_by("-created_at", "-pk")))
-    return shown, page.total(shown, runs.count)
+    filtered, params = (run_filter or RunFilter()).where("t0")
+    return runs_page_where([f"t0.{_column(Run, 'job')} = %s", *filtered], [job.pk, *params], page=page)
 
 
 def notification_list(*, job: CronJob, limit: int = 50) -> list[Notification]:

@@ -1,4 +1,4 @@
-"""The reads nearly every API request makes (a job by its id, a user's jobs, a run by its id), from
+"""The reads nearly every API request makes (its user, a job by its id, a user's jobs, runs), from
 SQL text built once per process instead of a queryset compiled at each call.
 
 Compiling a ``select_related`` queryset with a subquery or two costs Django several times what

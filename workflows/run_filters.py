@@ -1,5 +1,6 @@
 """The run lists' filters (``GET /api/runs``, ``GET /api/cron/jobs/{job_id}/runs``): read from the query
-string, documented in the schema, applied to a queryset of runs.
+string, documented in the schema, applied to the lists' SQL (``where``) and to a queryset of runs
+(``apply``, the admin's), which tests/workflows/test_run_filters.py keeps in agreement.
 
 Only plain column comparisons and subqueries on the tag tables: the same on PostgreSQL and SQLite,
 and each on top of the index the list reads by ((owner, -created_at) or (job, -created_at)).
@@ -8,6 +9,7 @@ and each on top of the index the list reads by ((owner, -created_at) or (job, -c
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
@@ -48,6 +50,35 @@ class RunFilter:
             ),
             *time_range_parameters(field="created_at (when the run was recorded)"),
         ]
+
+    def where(self, alias: str) -> tuple[list[str], list]:
+        """The filter as SQL conditions on the runs table (``alias``), and their parameters."""
+        quote = connection.ops.quote_name
+
+        def column(model, name: str) -> str:
+            return quote(model._meta.get_field(name).column)
+
+        conditions, params = [], []
+        for tag in self.tags:
+            conditions.append(
+                f"({alias}.{column(Run, 'job')} IN (SELECT g.{column(JobTag, 'job')} FROM"
+                f" {quote(JobTag._meta.db_table)} g WHERE g.{column(JobTag, 'tag')} = %s)"
+                f" OR ({alias}.{column(Run, 'job')} IS NULL AND {alias}.{column(Run, 'workflow')} IN"
+                f" (SELECT w.{column(WorkflowTag, 'workflow')} FROM {quote(WorkflowTag._meta.db_table)} w"
+                f" WHERE w.{column(WorkflowTag, 'tag')} = %s)))"
+            )
+            params += [tag, tag]
+        if self.statuses:
+            conditions.append(f"{alias}.{column(Run, 'status')} IN ({', '.join(['%s'] * len(self.statuses))})")
+            params += self.statuses
+        created = Run._meta.get_field("created_at")
+        if self.since is not None:
+            conditions.append(f"{alias}.{quote(created.column)} >= %s")
+            params.append(created.get_db_prep_value(self.since, connection))
+        if self.until is not None:
+            conditions.append(f"{alias}.{quote(created.column)} < %s")
+            params.append(created.get_db_prep_value(self.until, connection))
+        return conditions, params
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
         # A run is found by its job's tags as they are now, or its workflow's for a run without a job.
