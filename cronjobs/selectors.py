@@ -50,13 +50,27 @@ def _shown_select() -> str:
 
 
 @functools.cache
-def _locked_select() -> str:
-    """SELECT of a job (``t0``) locking it and its PeriodicTask row."""
+def _locked_select(shown: bool) -> str:
+    """SELECT of a job (``t0``) by its id, locking it and its PeriodicTask row."""
+    select = _shown_select() if shown else f"SELECT {_jobs.columns} FROM {_jobs.tables}"
     return (
-        f"SELECT {_jobs.columns} FROM {_jobs.tables} INNER JOIN {_table(PeriodicTask)} p"
-        f" ON p.{_column(PeriodicTask, 'id')} = t0.{_column(CronJob, 'periodic_task')}"
-        f" WHERE t0.{_column(CronJob, 'job_id')} = %s {_jobs.lock('t0', 'p')}"
+        f"{select} INNER JOIN {_table(PeriodicTask)} p ON p.{_column(PeriodicTask, 'id')} ="
+        f" t0.{_column(CronJob, 'periodic_task')} WHERE t0.{_column(CronJob, 'job_id')} = %s"
+        f" {_jobs.lock('t0', 'p')}"
     )
+
+
+def job_locked(job_id: str, *, last_run: bool = False) -> CronJob | None:
+    """The job with this id, if any, it and its PeriodicTask row locked for the caller's
+    transaction. ``last_run``: with its newest run's time and status, for an answer that shows it."""
+    found = (_jobs_shown if last_run else _jobs).fetch(_locked_select(last_run), [job_id])
+    return found[0] if found else None
+
+
+def job_count(*, owner: AbstractBaseUser) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_table(CronJob)} WHERE {_column(CronJob, 'owner')} = %s", [owner.pk])
+        return cursor.fetchone()[0]
 
 
 def job_page(
@@ -100,7 +114,7 @@ def job_get_for(
         # PostgreSQL refuses NUL in a query parameter; no id can contain one anyway.
         raise NotFound(f"Job {job_id} not found")
     if lock:
-        found = _jobs.fetch(_locked_select(), [job_id])
+        found = _jobs.fetch(_locked_select(False), [job_id])
     elif last_run:
         found = _jobs_shown.fetch(f"{_shown_select()} WHERE t0.{_column(CronJob, 'job_id')} = %s", [job_id])
     else:

@@ -25,14 +25,15 @@ from vingine.sql import lock_for_transaction
 from workflows import events
 from workflows.dispatch import backfill_release
 from workflows.events import RunEvent
-from workflows.models import Run, Workflow
+from workflows.models import Run
 from workflows.runs import run_enqueue, runs_cancel
+from workflows.selectors import workflow_locked
 
 from . import notifications, schedules
 from .models import CronJob, JobTag
 from .periodic_tasks import write_periodic_task
 from .schedules import ScheduleSpec
-from .selectors import job_get_for
+from .selectors import job_count, job_get_for, job_locked
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +117,9 @@ def job_upsert(
     if job_id in RESERVED_JOB_IDS:
         raise InvalidInput(f"job_id '{job_id}' is reserved; choose another job_id")
     lock_for_transaction(f"cronjob:{job_id}")
-    existing = (
-        CronJob.objects.select_for_update(of=("self", "periodic_task"))
-        .select_related("owner", "periodic_task")
-        .filter(job_id=job_id)
-        .first()
-    )
+    # With its newest run, for the answer: a replace leaves the job's runs as they are (but a
+    # prepared one, _drop_prepared).
+    existing = job_locked(job_id, last_run=True)
     if user_id is None and caller.is_staff and existing is not None:
         # An operator replacing someone's job without naming a user keeps the job's owner.
         owner = existing.owner
@@ -130,7 +128,7 @@ def job_upsert(
     # Locked so the workflow cannot be deleted between this check and our commit. NO KEY: the
     # scheduler's foreign-key checks (KEY SHARE, as it commits new runs) must not wait for us, nor
     # we for them: each holding one row the other wants was a deadlock.
-    workflow = Workflow.objects.select_for_update(no_key=True).filter(workflow_id=workflow_id).first()
+    workflow = workflow_locked(workflow_id)
     if workflow is None:
         raise NotFound(f"Workflow {workflow_id} not found")
     if workflow.owner_id != owner.pk:
@@ -145,7 +143,7 @@ def job_upsert(
         # Serialise this owner's creates so two at once cannot both pass the quota check (after the
         # job id's lock, as every create takes them).
         lock_for_transaction(f"jobs-of-user:{owner.pk}")
-    if existing is None and CronJob.objects.filter(owner=owner).count() >= settings.CRON_MAX_JOBS_PER_USER:
+    if existing is None and job_count(owner=owner) >= settings.CRON_MAX_JOBS_PER_USER:
         raise InvalidInput(
             f"You have reached the limit of {settings.CRON_MAX_JOBS_PER_USER} jobs; "
             "delete a job before creating another"
@@ -173,8 +171,8 @@ def job_upsert(
     job.tags, job.metadata = tags, metadata
     # The first slot strictly after the (new) anchor: a replace never fires the new schedule early.
     job.next_fire_at = job.next_fire_after(now)
-    if existing is not None:
-        _drop_prepared(existing)
+    if existing is not None and _drop_prepared(existing):
+        del job.last_run_at, job.last_run_status  # the newest run may have been the one dropped
     write_periodic_task(job, now=now)
     job.save()
     tag_rules.write_tag_rows(JobTag.objects.filter(job=job), lambda tag: JobTag(job=job, tag=tag), tags, old_tags)
@@ -207,19 +205,26 @@ def _set_paused(job: CronJob, paused: bool, *, reason: str = "") -> bool:
     return True
 
 
-def _drop_prepared(job: CronJob) -> None:
-    """Delete the run a beat prepared for a slot still to come (claimed ahead, not yet published).
+def _drop_prepared(job: CronJob) -> bool:
+    """Delete the run a beat prepared for a slot still to come (claimed ahead, not yet published);
+    returns whether there was one.
 
     Called with the job locked, in the transaction that pauses or replaces it: that slot is no
     longer on the job's schedule. The beat holding its message still sends it at the slot, and
     execute_run, finding no row, does nothing. A run whose slot has come stays: it has fired.
+    Only a beat's claim ahead records a run for a slot still to come, and it sets prepared_for to
+    that slot in the same transaction: without one still to come there is nothing to look for.
     """
-    prepared = Run.objects.filter(
-        job=job, trigger=Run.Trigger.SCHEDULE, status=Run.Status.QUEUED, scheduled_for__gt=timezone.now()
-    )
-    _tell_deleted(job, list(prepared.values_list("id", flat=True)))
-    prepared.delete()
-    job.prepared_for = None
+    now = timezone.now()
+    prepared, job.prepared_for = job.prepared_for, None
+    if prepared is None or prepared <= now:
+        return False
+    runs = Run.objects.filter(job=job, trigger=Run.Trigger.SCHEDULE, status=Run.Status.QUEUED, scheduled_for__gt=now)
+    dropped = list(runs.values_list("id", flat=True))
+    if dropped:
+        _tell_deleted(job, dropped)
+        runs.delete()
+    return bool(dropped)
 
 
 def _tell_deleted(job: CronJob, run_ids: list) -> None:

@@ -62,14 +62,15 @@ class Joined:
             )
         return " ".join(parts)
 
-    def lock(self, *aliases: str) -> str:
+    def lock(self, *aliases: str, no_key: bool = False) -> str:
         """``FOR UPDATE OF`` these tables (aliases), where the database has row locks (not SQLite,
-        which serialises write transactions instead)."""
-        if not connection.features.has_select_for_update:
+        which serialises write transactions instead). ``no_key``: ``FOR NO KEY UPDATE``, which
+        leaves a foreign key's check (``FOR KEY SHARE``) of rows pointing at this one free to go."""
+        features = connection.features
+        if not features.has_select_for_update:
             return ""
-        if connection.features.has_select_for_update_of:
-            return f"FOR UPDATE OF {', '.join(aliases)}"
-        return "FOR UPDATE"
+        clause = "FOR NO KEY UPDATE" if no_key and features.has_select_for_no_key_update else "FOR UPDATE"
+        return f"{clause} OF {', '.join(aliases)}" if features.has_select_for_update_of else clause
 
     @cached_property
     def _plan(self) -> tuple[list, list]:

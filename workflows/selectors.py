@@ -16,6 +16,7 @@ from .run_filters import RunFilter
 
 RUN_RELATED = ("job", "workflow", "owner", "cancelled_by")  # what a run's answer shows
 _runs = Joined(Run, RUN_RELATED)
+_workflows = Joined(Workflow)
 
 
 def _column(name: str) -> str:
@@ -42,6 +43,19 @@ def workflow_get_for(
     if workflow.owner_id != user.pk and not user.is_staff:
         raise Forbidden(f"You don't have permission to {action} this workflow")
     return workflow
+
+
+def workflow_locked(workflow_id: str) -> Workflow | None:
+    """The workflow with this id, if any, locked for the caller's transaction so that it cannot be
+    deleted before it commits. NO KEY: the foreign-key checks of rows pointing at it (KEY SHARE, as
+    the scheduler commits new runs) neither wait for the caller nor make it wait."""
+    found = _workflows.fetch(
+        f"SELECT {_workflows.columns} FROM {_workflows.tables}"
+        f" WHERE t0.{connection.ops.quote_name(Workflow._meta.get_field('workflow_id').column)} = %s"
+        f" {_workflows.lock('t0', no_key=True)}",
+        [workflow_id],
+    )
+    return found[0] if found else None
 
 
 def run_get_for(*, user: AbstractBaseUser, run_id: str, action: str = "access") -> Run:
