@@ -5,6 +5,8 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from vingine.rows import insert_row
+
 from .models import AuditEvent
 
 
@@ -19,7 +21,7 @@ def audit_record(
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Record one change; ``actor`` is None when the system acted on its own (``via`` system)."""
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         kind=kind,
         object_id=object_id,
         owner=owner,
@@ -29,3 +31,5 @@ def audit_record(
         via=via,
         changes=changes or {},
     )
+    insert_row(event)  # one INSERT built once: every change of every job and workflow writes one
+    return event

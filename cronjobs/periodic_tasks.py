@@ -12,6 +12,7 @@ restricted day-of-month with a restricted day-of-week where cron ORs them, and h
 differently, so those fields never decide when a job fires.
 """
 
+import functools
 import json
 import logging
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from vingine.errors import Conflict
+from vingine.rows import insert_row, update_values
 from workflows.models import Run
 from workflows.runs import run_enqueue
 
@@ -52,13 +54,13 @@ def write_periodic_task(job: CronJob, *, now: datetime) -> None:
         "kwargs": json.dumps({"job_id": job.job_id}),
         "enabled": not job.paused,
         "description": f"Workflow {job.workflow.workflow_id} for user {job.owner.get_username()}",
-        "crontab": None,
-        "interval": None,
+        "crontab_id": None,
+        "interval_id": None,
         "date_changed": now,
     }
     if job.schedule_type == schedules.ScheduleType.CRON:
         minute, hour, day, month, dow = crontab_fields(job.cron_expression)
-        values["crontab"] = _shared_row(
+        values["crontab_id"] = _shared_row(
             CrontabSchedule,
             minute=minute,
             hour=hour,
@@ -68,7 +70,9 @@ def write_periodic_task(job: CronJob, *, now: datetime) -> None:
             timezone=job.timezone,
         )
     else:
-        values["interval"] = _shared_row(IntervalSchedule, every=job.interval_seconds, period=IntervalSchedule.SECONDS)
+        values["interval_id"] = _shared_row(
+            IntervalSchedule, every=job.interval_seconds, period=IntervalSchedule.SECONDS
+        )
     # The stock scheduler counts the next fire from last_run_at: the job's latest slot boundary, so
     # that a new or resumed schedule neither fires early nor replays what it missed. A disabled task
     # has none (as PeriodicTask.save() leaves it).
@@ -80,14 +84,22 @@ def write_periodic_task(job: CronJob, *, now: datetime) -> None:
     else:
         values["last_run_at"] = now
     if job.periodic_task_id is None:
-        if PeriodicTask.objects.filter(name=job.job_id).exists():
+        if _task_named(job.job_id):
             raise Conflict(f"job_id '{job.job_id}' is taken by an operator's periodic task; choose another job_id")
         task = PeriodicTask(name=job.job_id, task=FIRE_TASK, **values)
-        PeriodicTask.objects.bulk_create([task])
+        insert_row(task)
         job.periodic_task = task
     else:
-        PeriodicTask.objects.filter(pk=job.periodic_task_id).update(**values)
+        update_values(PeriodicTask, job.periodic_task_id, values)
     _tell_the_stock_scheduler()
+
+
+def _task_named(name: str) -> bool:
+    quote = connection.ops.quote_name
+    table, column = quote(PeriodicTask._meta.db_table), quote(PeriodicTask._meta.get_field("name").column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {column} = %s", [name])
+        return cursor.fetchone() is not None
 
 
 def delete_periodic_task(job: CronJob) -> None:
@@ -115,14 +127,34 @@ def _delete_with_its_job(sender, instance: CronJob, **kwargs) -> None:
     delete_periodic_task(instance)
 
 
-def _shared_row(model, **fields):
-    """The schedule row with these fields, created if missing.
+def _shared_row(model, **fields) -> int:
+    """The key of the schedule row with these fields, created if missing.
 
     Rows are shared by every job with the same schedule. The tables have no unique constraint, so
     two first requests may each create one; taking the oldest keeps that harmless, where
-    get_or_create would fail on every later request.
+    get_or_create would fail on every later request. Looked up in SQL built once: every job write
+    asks, and building the query cost more than its answer.
     """
-    return model.objects.filter(**fields).order_by("pk").first() or model.objects.create(**fields)
+    sql, columns = _shared_row_sql(model, tuple(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                column.get_db_prep_value(value, connection)
+                for column, value in zip(columns, fields.values(), strict=True)
+            ],
+        )
+        found = cursor.fetchone()
+    return found[0] if found else model.objects.create(**fields).pk
+
+
+@functools.cache
+def _shared_row_sql(model, names: tuple[str, ...]) -> tuple[str, list]:
+    quote, meta = connection.ops.quote_name, model._meta
+    columns = [meta.get_field(name) for name in names]
+    where = " AND ".join(f"{quote(column.column)} = %s" for column in columns)
+    pk = quote(meta.pk.column)
+    return f"SELECT {pk} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {pk} LIMIT 1", columns
 
 
 def crontab_fields(expression: str) -> tuple[str, str, str, str, str]:

@@ -21,6 +21,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from vingine import tags as tag_rules
 from vingine.errors import Forbidden, InvalidInput, NotFound
+from vingine.rows import insert_row, update_row
 from vingine.sql import lock_for_transaction
 from workflows import events
 from workflows.dispatch import backfill_release
@@ -36,6 +37,8 @@ from .schedules import ScheduleSpec
 from .selectors import job_count, job_get_for, job_locked
 
 logger = logging.getLogger(__name__)
+
+JOB_COLUMNS = [field.name for field in CronJob._meta.concrete_fields if not field.primary_key]  # a replace writes all
 
 RESERVED_JOB_IDS = {"all", "cron", "interval"}  # would collide with /api/cron/jobs/<these>
 OWN_WORKFLOWS_ONLY = "Unauthorized: You can only run your own workflows."
@@ -174,7 +177,10 @@ def job_upsert(
     if existing is not None and _drop_prepared(existing):
         del job.last_run_at, job.last_run_status  # the newest run may have been the one dropped
     write_periodic_task(job, now=now)
-    job.save()
+    if existing is None:
+        insert_row(job)
+    else:
+        update_row(job, JOB_COLUMNS)
     tag_rules.write_tag_rows(JobTag.objects.filter(job=job), lambda tag: JobTag(job=job, tag=tag), tags, old_tags)
     if before is None:
         _audit(job, Action.CREATED, actor=caller, via=via, **_settings(job))
@@ -201,7 +207,7 @@ def _set_paused(job: CronJob, paused: bool, *, reason: str = "") -> bool:
         # Resume continues from the first slot after now: slots missed while paused are not replayed.
         job.next_fire_at = job.next_fire_after(now)
     write_periodic_task(job, now=now)
-    job.save(update_fields=["paused", "paused_at", "pause_reason", "next_fire_at", "prepared_for", "updated_at"])
+    update_row(job, ["paused", "paused_at", "pause_reason", "next_fire_at", "prepared_for", "updated_at"])
     return True
 
 

@@ -1,16 +1,22 @@
-"""The reads nearly every API request makes (its user, a job by its id, a user's jobs, runs), from
-SQL text built once per process instead of a queryset compiled at each call.
+"""The statements nearly every API request makes, from SQL text built once per process instead of
+a query compiled at each call: the reads of its user, a job by its id, a user's jobs and runs, and
+the single-row writes of a job change (the job, its PeriodicTask, its audit event).
 
 Compiling a ``select_related`` queryset with a subquery or two costs Django several times what
-the database spends answering it: it was most of the CPU of a request that reads one job. Here the
-SQL is put together once from the models' own metadata (so a new column is read with no change
-here), and each row comes back as the model instances ``select_related`` gives: the related rows
-cached on the object, every value through its field's converters (JSON, and SQLite's datetimes).
+the database spends answering it: it was most of the CPU of a request that reads one job, and a
+``save()`` or ``create()`` costs several times the round trip too. Here the SQL is put together
+once from the models' own metadata (so a new column is read and written with no change here), and
+each row comes back as the model instances ``select_related`` gives: the related rows cached on
+the object, every value through its field's converters (JSON, and SQLite's datetimes). Writes
+put each value through its field as ``save()`` does (``pre_save``: auto_now and the like, then
+``get_db_prep_save``), and, like a queryset's ``update()``, send no signals: they are for models
+that have no receivers (business logic lives in services, not in signals).
 
 Written for Django 5.2 (``WRITTEN_FOR``; tests/test_layout.py fails outside that range): the
 converters are found as Django's compiler finds them, from a ``Col`` of each column.
 """
 
+import functools
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -121,3 +127,73 @@ class Joined:
                 setattr(obj, name, row[index])
             found.append(obj)
         return found
+
+
+def _quoted(names) -> str:
+    return ", ".join(connection.ops.quote_name(name) for name in names)
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field], models.Field | None]:
+    """INSERT of every column but an automatic primary key, returning that key; with the fields in
+    the statement's order, and the automatic key (None if the model has none)."""
+    meta = model._meta
+    auto = meta.pk if meta.pk.db_returning else None  # AutoField and the like: the database numbers it
+    fields = [field for field in meta.local_concrete_fields if field is not auto and not field.generated]
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({_quoted(field.column for field in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    if auto is not None and connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {connection.ops.quote_name(auto.column)}"
+    return sql, fields, auto
+
+
+def insert_row(obj: models.Model) -> None:
+    """Insert ``obj`` as ``save()`` inserts a new row (without its signals); sets its automatic
+    primary key."""
+    model = type(obj)
+    sql, fields, auto = _insert_sql(model)
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if auto is not None:
+            if connection.features.can_return_columns_from_insert:
+                key = cursor.fetchone()[0]
+            else:
+                key = connection.ops.last_insert_id(cursor, model._meta.db_table, auto.column)
+            setattr(obj, auto.attname, key)
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
+@functools.cache
+def _update_sql(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, list[models.Field]]:
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    quote = connection.ops.quote_name
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s", fields
+
+
+def update_row(obj: models.Model, names: Sequence[str]) -> int:
+    """Write these fields (by name) of ``obj``'s row as ``save(update_fields=names)`` does (without
+    its signals); returns how many rows were updated (0: it is gone)."""
+    sql, fields = _update_sql(type(obj), tuple(names))
+    params = [field.get_db_prep_save(field.pre_save(obj, False), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, obj._meta.pk.get_db_prep_value(obj.pk, connection)])
+        return cursor.rowcount
+
+
+def update_values(model: type[models.Model], pk: Any, values: dict[str, Any]) -> int:
+    """``model.objects.filter(pk=pk).update(**values)``: ``values`` by field name (a foreign key's
+    by its name or its ``_id``, a model instance or a key); returns how many rows were updated."""
+    sql, fields = _update_sql(model, tuple(values))
+    params = []
+    for field, value in zip(fields, values.values(), strict=True):
+        if isinstance(value, models.Model):
+            value = value.pk
+        params.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, model._meta.pk.get_db_prep_value(pk, connection)])
+        return cursor.rowcount
