@@ -157,6 +157,7 @@ def _shared_row_sql(model, names: tuple[str, ...]) -> tuple[str, list]:
     return f"SELECT {pk} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {pk} LIMIT 1", columns
 
 
+@functools.lru_cache(maxsize=4096)  # every write of a cron job asks; parsing each field with celery's parser costs
 def crontab_fields(expression: str) -> tuple[str, str, str, str, str]:
     """The five CrontabSchedule fields for a cron expression parse_cron accepted: each field as the
     user wrote it when celery reads it the same way, else the explicit list of its values."""
