@@ -18,7 +18,6 @@ converters are found as Django's compiler finds them, from a ``Col`` of each col
 
 import functools
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from django.db import connection, models
@@ -45,7 +44,7 @@ class Joined:
         self.related = [model._meta.get_field(name) for name in related]
         self.extra = list(extra)
 
-    @cached_property
+    @functools.cached_property
     def columns(self) -> str:
         quote = connection.ops.quote_name
         models_ = [self.model, *(field.related_model for field in self.related)]
@@ -55,7 +54,7 @@ class Joined:
             for field in model._meta.concrete_fields
         )
 
-    @cached_property
+    @functools.cached_property
     def tables(self) -> str:
         quote = connection.ops.quote_name
         parts = [f"{quote(self.model._meta.db_table)} t0"]
@@ -78,7 +77,7 @@ class Joined:
         clause = "FOR NO KEY UPDATE" if no_key and features.has_select_for_no_key_update else "FOR UPDATE"
         return f"{clause} OF {', '.join(aliases)}" if features.has_select_for_update_of else clause
 
-    @cached_property
+    @functools.cached_property
     def _plan(self) -> tuple[list, list]:
         """Per part (the model, then each related one): its model, its slice of the row, the foreign
         key it is set through and where its primary key is in that slice; then the converters of
@@ -129,23 +128,19 @@ class Joined:
         return found
 
 
-def _quoted(names) -> str:
-    return ", ".join(connection.ops.quote_name(name) for name in names)
-
-
 @functools.cache
 def _insert_sql(model: type[models.Model]) -> tuple[str, list[models.Field], models.Field | None]:
     """INSERT of every column but an automatic primary key, returning that key; with the fields in
     the statement's order, and the automatic key (None if the model has none)."""
-    meta = model._meta
+    meta, quote = model._meta, connection.ops.quote_name
     auto = meta.pk if meta.pk.db_returning else None  # AutoField and the like: the database numbers it
     fields = [field for field in meta.local_concrete_fields if field is not auto and not field.generated]
     sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({_quoted(field.column for field in fields)})"
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)})"
         f" VALUES ({', '.join(['%s'] * len(fields))})"
     )
     if auto is not None and connection.features.can_return_columns_from_insert:
-        sql += f" RETURNING {connection.ops.quote_name(auto.column)}"
+        sql += f" RETURNING {quote(auto.column)}"
     return sql, fields, auto
 
 
@@ -168,10 +163,9 @@ def insert_row(obj: models.Model) -> None:
 
 @functools.cache
 def _update_sql(model: type[models.Model], names: tuple[str, ...]) -> tuple[str, list[models.Field]]:
-    meta = model._meta
+    meta, quote = model._meta, connection.ops.quote_name
     fields = [meta.get_field(name) for name in names]
-    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
-    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s", fields
 
 
