@@ -193,21 +193,34 @@ def cpu_seconds(processes: list[Process], which: tuple[int, ...] = (11, 12)) -> 
     return total
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU of every PostgreSQL server process on this machine (its backends do the
-    runs' statements), from /proc."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """User + system CPU of each PostgreSQL backend serving the bench's database (they do the runs'
+    statements), from /proc; PostgreSQL's shared processes and other databases' backends, busy with
+    whatever else this machine runs, are left out, and so is this script's own backend."""
+    database = connection.settings_dict["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own = cursor.fetchone()[0]
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) == own:
             continue
         try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace").split()
+            if title[:1] != ["postgres:"] or database not in title:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
-        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
-        if name.startswith("postgres"):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds the bench database's backends used since ``before`` (``postgres_cpu()``): backends
+    started since count whole; those that ended meanwhile are lost (the workers' pooled connections
+    stay open, so little is)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in postgres_cpu().items())
 
 
 def children(pid: int) -> list[int]:
@@ -234,9 +247,11 @@ def rss_mb(process: Process) -> float:
 
 def reset() -> None:
     with connection.cursor() as cursor:
+        # Signing secrets too: one made by another checkout (another SECRETS_ENCRYPTION_KEY) could
+        # not be decrypted here, and every http run would fail.
         cursor.execute(
             "TRUNCATE workflows_run, cronjobs_cronjob, django_celery_beat_periodictask,"
-            " django_celery_beat_intervalschedule CASCADE"
+            " django_celery_beat_intervalschedule, workflows_signingsecret CASCADE"
         )
         cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
         cursor.execute(
@@ -315,11 +330,11 @@ def ours_burst(runs: int, users: int, steps: list[dict], processes: int, concurr
         # CPU from the slot on: claiming ahead (beat writing the runs) is done by then, as the bare
         # baseline's rows exist before its messages are sent.
         time.sleep(max(0.0, (slot - timezone.now()).total_seconds()))
-        cpu_before, pg_before, beat_before = cpu_seconds(workers), postgres_cpu_seconds(), cpu_seconds([beat])
+        cpu_before, pg_before, beat_before = cpu_seconds(workers), postgres_cpu(), cpu_seconds([beat])
         mine = Run.objects.filter(scheduled_for=slot)
         done = wait_for(lambda: mine.filter(status__in=FINISHED).count() >= runs, SLOT_AHEAD + 180, "our runs")
         cpu = cpu_seconds(workers) - cpu_before
-        pg, beat_cpu = postgres_cpu_seconds() - pg_before, cpu_seconds([beat]) - beat_before
+        pg, beat_cpu = postgres_cpu_since(pg_before), cpu_seconds([beat]) - beat_before
         rows = list(mine.values_list("started_at", "finished_at", "status"))
     finally:
         stop([*workers, beat])
@@ -377,11 +392,10 @@ def bare_burst(runs: int, url: str | None, processes: int, concurrency: int) -> 
     try:
         ids = [str(uuid.uuid4()) for _ in range(runs)]
         bare_rows(ids)
-        cpu_before, pg_before = cpu_seconds(workers), postgres_cpu_seconds()
         slot = bare_send_at(timezone.now() + timedelta(seconds=2), ids)
-        cpu_before, pg_before = cpu_seconds(workers), postgres_cpu_seconds()  # from the slot on
+        cpu_before, pg_before = cpu_seconds(workers), postgres_cpu()  # from the slot on
         done = wait_for(lambda: bare_count("status = 'succeeded'") >= runs, 180, "bare runs")
-        cpu, pg = cpu_seconds(workers) - cpu_before, postgres_cpu_seconds() - pg_before
+        cpu, pg = cpu_seconds(workers) - cpu_before, postgres_cpu_since(pg_before)
         rows = bare_table()
     finally:
         stop(workers)

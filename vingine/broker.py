@@ -6,6 +6,8 @@ What is used, and why:
 
 - ``kombu.transport.redis.Channel._connparams`` is wrapped (``patch_redis_channel``) so a worker
   survives Redis going away while it acknowledges a message.
+- ``kombu.transport.redis.Channel.conn_or_acquire`` is replaced (``patch_redis_channel``) to hand out
+  one Redis client per channel instead of building one for every acknowledgement.
 - ``build_messages`` uses celery's ``amqp.create_task_message`` and kombu's ``prepare_message`` /
   ``basic_publish`` with a recording ``_publish_batch``: the Redis commands of many messages are
   built ahead of time, then sent in one pipeline (``send``).
@@ -18,6 +20,8 @@ Tasks are named by string: nothing here imports a tasks module.
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import kombu.transport.redis
 import redis
@@ -50,8 +54,28 @@ def _connparams_of_a_live_connection(self, asynchronous=False):
     return _redis_connparams(self, asynchronous=asynchronous)
 
 
+@contextmanager
+def _conn_or_acquire_one_client(self, client=None) -> Iterator[redis.Redis]:
+    """kombu's Redis Channel.conn_or_acquire, handing out the channel's one client rather than a new one.
+
+    kombu (5.7.0) builds a redis-py client, about 50 µs of CPU, each time: twice per run with
+    acks_late (the message recorded as taken, then acknowledged), a fifth of what a bare task costs
+    the worker. A client only hands out connections of its pool, safely from any thread or greenlet;
+    a pool replaced after a reconnection gets a client of its own.
+    """
+    if client:
+        yield client
+        return
+    pool = self.pool
+    shared = self.__dict__.get("_one_client")
+    if shared is None or shared.connection_pool is not pool:
+        shared = self.__dict__["_one_client"] = self._create_client()
+    yield shared
+
+
 def patch_redis_channel() -> None:
     kombu.transport.redis.Channel._connparams = _connparams_of_a_live_connection
+    kombu.transport.redis.Channel.conn_or_acquire = _conn_or_acquire_one_client
 
 
 class _Recorder:

@@ -150,6 +150,12 @@ def release_connection() -> None:
         connection.close()
 
 
+# Django connects with prepare_threshold None, under which psycopg ignores prepare=True as well. With
+# a threshold no statement reaches, only what _PreparedCursor asks for is prepared (Django's own
+# cursors bind values client-side and are never prepared).
+_PREPARE_WHEN_ASKED = 2**31 - 1
+
+
 class _PreparedCursor(psycopg.Cursor):
     """psycopg's own cursor (values bound on the server, where Django's binds them into the text in
     Python), preparing each statement on first use."""
@@ -161,10 +167,15 @@ class _PreparedCursor(psycopg.Cursor):
 def prepared_cursor():
     """A Django cursor (its error translation and query logging) for statements a process runs many
     times: on PostgreSQL each is parsed and planned once per connection, not at every call.
-    Statements run through it must name their parameters as Django's do (``%s``)."""
+    Statements run through it must name their parameters as Django's do (``%s``), and cast what they
+    return to a type of their own (``::text``, not a varchar(n) column as it is): a migration that
+    changes a returned column's type would otherwise fail the statement where it is prepared
+    ("cached plan must not change result type")."""
     if not is_postgresql():
         return connection.cursor()
     connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        connection.connection.prepare_threshold = _PREPARE_WHEN_ASKED
     return connection._prepare_cursor(_PreparedCursor(connection.connection))
 
 

@@ -62,26 +62,48 @@ def _columns(model: type[models.Model]) -> dict[str, str]:
     return {field.name: connection.ops.quote_name(field.column) for field in model._meta.concrete_fields}
 
 
+def _returned(expression: str, kind: str, vendor: str) -> str:
+    """``expression`` as a prepared statement returns it: of a fixed type on PostgreSQL, so that a
+    migration changing the column's type (a varchar's length) cannot fail the statement where it is
+    already prepared ("cached plan must not change result type")."""
+    return f"({expression})::{kind}" if vendor == "postgresql" else f"({expression})"
+
+
 @functools.cache
 def _claim_sql(vendor: str) -> str:
     run, workflow, job, secret = _columns(Run), _columns(Workflow), _columns(CronJob), _columns(SigningSecret)
     table, jobs = connection.ops.quote_name(Run._meta.db_table), connection.ops.quote_name(CronJob._meta.db_table)
+    workflows = connection.ops.quote_name(Workflow._meta.db_table)
     secrets = connection.ops.quote_name(SigningSecret._meta.db_table)
     running, queued = _word(Run.Status.RUNNING), _word(Run.Status.QUEUED)
+    of_job, of_owner = f"j.{job['id']} = {table}.{run['job']}", f"s.{secret['owner']} = {table}.{run['owner']}"
+    returned = [
+        (run["owner"], "bigint"),
+        (run["input_text"], "text"),
+        (run["trigger"], "text"),
+        (run["scheduled_for"], "timestamptz"),
+        (
+            f"SELECT w.{workflow['steps']} FROM {workflows} AS w WHERE w.{workflow['id']} = {table}.{run['workflow']}",
+            "jsonb",
+        ),
+        (f"SELECT j.{job['job_id']} FROM {jobs} AS j WHERE {of_job}", "text"),
+        (run["job"], "bigint"),
+        (
+            f"SELECT j.{job['pause_after_failures']} > 0 OR j.{job['notify']} IS NOT NULL"
+            f" FROM {jobs} AS j WHERE {of_job}",
+            "boolean",
+        ),
+        (f"SELECT s.{secret['secret']} FROM {secrets} AS s WHERE {of_owner}", "text"),
+        (
+            f"SELECT s.{secret['previous']} FROM {secrets} AS s WHERE {of_owner} AND s.{secret['previous_until']} > %s",
+            "text",
+        ),
+    ]
     return (
         f"UPDATE {table} SET {run['status']} = {running}, {run['started_at']} = %s, {run['worker']} = %s"
         f" WHERE {run['id']} = %s AND ({run['status']} = {queued}"
         f" OR ({run['status']} = {running} AND {run['started_at']} = %s AND {run['worker']} = %s))"
-        f" RETURNING {run['owner']}, {run['input_text']}, {run['trigger']}, {run['scheduled_for']},"
-        f" (SELECT w.{workflow['steps']} FROM {connection.ops.quote_name(Workflow._meta.db_table)} AS w"
-        f" WHERE w.{workflow['id']} = {table}.{run['workflow']}),"
-        f" (SELECT j.{job['job_id']} FROM {jobs} AS j WHERE j.{job['id']} = {table}.{run['job']}),"
-        f" {run['job']},"
-        f" (SELECT j.{job['pause_after_failures']} > 0 OR j.{job['notify']} IS NOT NULL FROM {jobs} AS j"
-        f" WHERE j.{job['id']} = {table}.{run['job']}),"
-        f" (SELECT s.{secret['secret']} FROM {secrets} AS s WHERE s.{secret['owner']} = {table}.{run['owner']}),"
-        f" (SELECT s.{secret['previous']} FROM {secrets} AS s WHERE s.{secret['owner']} = {table}.{run['owner']}"
-        f" AND s.{secret['previous_until']} > %s)"
+        f" RETURNING {', '.join(_returned(expression, kind, vendor) for expression, kind in returned)}"
     )
 
 
