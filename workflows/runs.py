@@ -111,9 +111,12 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         events.publish(step_ended)
         step_ended[:] = [RunEvent(events.STEP, run_id, claimed.owner_id, claimed.job_pk, record)]
 
-    keys = []
+    keys, unsigned = [], ""
     if any(step.get("type") == "http" for step in claimed.steps):
-        keys = signing.signing_keys(claimed.owner_id, claimed.signing_secret, claimed.signing_previous)
+        try:
+            keys = signing.signing_keys(claimed.owner_id, claimed.signing_secret, claimed.signing_previous)
+        except signing.SecretUnreadable as exc:  # the run ends failed, saying why; never left running
+            unsigned = f"Its requests could not be signed: {exc}"
     if may_wait(claimed.steps):
         # Nothing to write until the run ends: the database connection goes back to its pool (when
         # there is one) while the steps wait on the network.
@@ -122,11 +125,14 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
     # timeouts, backoff between retries) stop at it, and a run outside a worker has it as well.
     deadline = time.monotonic() + settings.WORKFLOW_RUN_TIME_LIMIT
     headers = run_headers(run_id, claimed.trigger, claimed.job_id, claimed.scheduled_for)
-    with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT), cancellation.watching(run_id) as watched:
-        runner = DynamicWorkflowRunner(
-            Workflow(steps=claimed.steps), run_headers=headers, run_id=str(run_id), signing_keys=keys
-        )
-        result = runner.run(claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled, on_step=on_step)
+    if unsigned:
+        result = RunResult(error=unsigned)
+    else:
+        with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT), cancellation.watching(run_id) as watched:
+            runner = DynamicWorkflowRunner(
+                Workflow(steps=claimed.steps), run_headers=headers, run_id=str(run_id), signing_keys=keys
+            )
+            result = runner.run(claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled, on_step=on_step)
     finished_at = timezone.now()
     if result.succeeded:
         status, reason = Run.Status.SUCCEEDED, ""

@@ -34,11 +34,15 @@ def encrypt(secret: str) -> str:
     return _fernet().encrypt(secret.encode()).decode()
 
 
+class SecretUnreadable(RuntimeError):
+    """A stored secret that the configured key cannot decrypt."""
+
+
 def decrypt(stored: str) -> str:
     try:
         return _fernet().decrypt(stored.encode()).decode()
     except InvalidToken as exc:
-        raise RuntimeError(
+        raise SecretUnreadable(
             "a signing secret cannot be decrypted: SECRETS_ENCRYPTION_KEY is not the key it was stored with"
         ) from exc
 

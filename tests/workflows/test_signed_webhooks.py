@@ -119,3 +119,17 @@ def test_a_step_cannot_forge_the_signature_headers(api, alice, make_workflow, we
     [received] = webhook.hits("/hook")
     assert received.headers["webhook-id"] != "mine"
     Webhook(secret).verify(received.body, signed_headers(received))
+
+
+def test_a_run_whose_secret_cannot_be_decrypted_ends_failed_and_sends_nothing(
+    api, alice, make_workflow, webhook, allow_local, settings
+):
+    api.get("/api/signing-secret")  # stored, encrypted with the key of the time
+    settings.SECRETS_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()  # the key changed since
+
+    run = deliver(make_workflow, alice, webhook, [{**POST, "url": webhook.url("/hook")}])
+
+    assert (run.status, run.reason) == (Run.Status.FAILED, Run.Reason.ERROR)
+    assert "could not be signed" in run.error and "SECRETS_ENCRYPTION_KEY" in run.error
+    assert run.finished_at is not None
+    assert webhook.hits("/hook") == []
