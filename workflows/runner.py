@@ -73,13 +73,13 @@ def _wait_before_retry(retry_number: int, retry_after: float | None) -> float:
 class DynamicWorkflowRunner:
     def __init__(
         self,
-        workflow,
+        steps: list[dict],
         *,
         run_headers: dict[str, str] | None = None,
         run_id: str | None = None,
         signing_keys: list[bytes] | None = None,
     ):
-        self.workflow = workflow
+        self.steps = steps
         self.run_headers = run_headers or {}
         self.run_id = run_id
         self.signing_keys = signing_keys or []
@@ -98,7 +98,7 @@ class DynamicWorkflowRunner:
         result = RunResult()
         budget = MAX_RUN_OUTPUT_BYTES
         previous: Any = input_text
-        for index, step in enumerate(self.workflow.steps):
+        for index, step in enumerate(self.steps):
             kind = step.get("type")
             if cancelled():
                 result.error, result.cancelled = f"Cancelled before steps[{index}] ({kind}) started", True

@@ -102,14 +102,10 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         # Another delivery of the same message got there first, or the run (or its job) is gone.
         logger.info("run %s not claimed: already taken or deleted", run_id)
         return None
-    events.publish([RunEvent(events.STARTED, run_id, claimed.owner_id, claimed.job_pk)])
-    # A step's event goes out as the next step ends; the last one's with the run's end, in one round
-    # trip (most runs have one step).
-    step_ended: list[RunEvent] = []
+    events.publish_soon([RunEvent(events.STARTED, run_id, claimed.owner_id, claimed.job_pk)])
 
     def on_step(record: dict) -> None:
-        events.publish(step_ended)
-        step_ended[:] = [RunEvent(events.STEP, run_id, claimed.owner_id, claimed.job_pk, record)]
+        events.publish_soon([RunEvent(events.STEP, run_id, claimed.owner_id, claimed.job_pk, record)])
 
     keys, unsigned = [], ""
     if any(step.get("type") == "http" for step in claimed.steps):
@@ -129,9 +125,7 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
         result = RunResult(error=unsigned)
     else:
         with soft_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT), cancellation.watching(run_id) as watched:
-            runner = DynamicWorkflowRunner(
-                Workflow(steps=claimed.steps), run_headers=headers, run_id=str(run_id), signing_keys=keys
-            )
+            runner = DynamicWorkflowRunner(claimed.steps, run_headers=headers, run_id=str(run_id), signing_keys=keys)
             result = runner.run(claimed.input_text, deadline=deadline, cancelled=watched.is_cancelled, on_step=on_step)
     finished_at = timezone.now()
     if result.succeeded:
@@ -154,9 +148,8 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
             finished_at=finished_at,
         )
     )
-    # Ended here only if not ended meanwhile by something else (the reaper), which told it then.
-    ended = [RunEvent(events.ENDED, run_id, claimed.owner_id, claimed.job_pk)] if held is not None else []
-    events.publish(step_ended + ended)
+    if held is not None:  # else ended meanwhile by something else (the reaper), which told it then
+        events.publish_soon([RunEvent(events.ENDED, run_id, claimed.owner_id, claimed.job_pk)])
     if held:
         _retrying_database_errors(lambda: dispatch.runs_release([claimed.owner_id]))
     if claimed.trigger == Run.Trigger.BACKFILL:

@@ -3,7 +3,7 @@ from celery import shared_task, signals
 from django.conf import settings
 from django.db import connection
 
-from . import idempotency, maintenance, runs
+from . import events, idempotency, maintenance, runs
 
 
 # acks_late: a message is acknowledged when the run is over, so one a worker had taken but not yet
@@ -38,6 +38,19 @@ def _run_ended_by_its_process(sender=None, exception=None, args=None, **kwargs) 
         # The main process forks new pool processes: it keeps no database connection of its own.
         if not connection.in_atomic_block:
             connection.close()
+
+
+# A worker tells its runs' events in the background, in batches (workflows.events); as the worker
+# (gevent, solo) or one of its pool processes (prefork) stops, what is left goes out.
+@signals.worker_init.connect
+def _run_events_in_background(**kwargs) -> None:
+    events.send_in_background()
+
+
+@signals.worker_shutdown.connect
+@signals.worker_process_shutdown.connect
+def _send_pending_run_events(**kwargs) -> None:
+    events.send_pending()
 
 
 # Sent by beat (CELERY_BEAT_SCHEDULE). Both are safe to run twice and from several beats at once.

@@ -130,6 +130,50 @@ def test_a_run_goes_on_when_redis_cannot_take_its_events(workflow, queue_run, se
     assert "run events not published" in caplog.text
 
 
+@pytest.fixture
+def in_background(monkeypatch):
+    """This process told its events as a worker does: through its sender, in the background."""
+    monkeypatch.setattr(events, "_sender", None)
+    monkeypatch.setattr(events, "_in_background", True)
+
+
+def test_a_workers_events_go_out_in_the_background_in_the_order_told(in_background, workflow, queue_run, stream):
+    runs = [queue_run(workflow) for _ in range(3)]
+    for run in runs:
+        run_execute(run_id=run.id)
+    for n in range(500):  # more than one round trip's worth, told as fast as they come
+        events.publish_soon([events.RunEvent(events.STARTED, f"other-{n}", workflow.owner_id, None)])
+    events.send_pending()  # as the worker stops: what is still waiting goes out now
+
+    appended = stream()
+    for run in runs:
+        assert [kind for kind, run_id, *_ in appended if run_id == str(run.id)] == [
+            "run.created",
+            "run.started",
+            "run.step",
+            "run.step",
+            "run.ended",
+        ]
+    assert [run_id for _, run_id, *_ in appended if run_id.startswith("other-")] == [f"other-{n}" for n in range(500)]
+
+
+def test_a_worker_whose_events_redis_cannot_take_logs_them_and_goes_on(in_background, monkeypatch, caplog, alice):
+    monkeypatch.setattr(events, "_redis", redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5))
+
+    with caplog.at_level(logging.WARNING, logger="workflows.events"):
+        events.publish_soon([events.RunEvent(events.STARTED, "a-run", alice.pk, None)])
+        events.send_pending()
+
+    assert "run events not published" in caplog.text
+    monkeypatch.undo()  # Redis reachable again: the same process's sender goes on
+    monkeypatch.setattr(events, "_in_background", True)
+    connection = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    before = connection.xlen(events.STREAM_KEY)
+    events.publish_soon([events.RunEvent(events.STARTED, "b-run", alice.pk, None)])
+    events.send_pending()
+    assert connection.xlen(events.STREAM_KEY) == before + 1
+
+
 def test_the_stream_keeps_a_bounded_number_of_events(settings, alice):
     settings.RUN_EVENTS_KEPT = 1000
     connection = redis.Redis.from_url(settings.REDIS_URL)

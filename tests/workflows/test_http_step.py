@@ -3,7 +3,6 @@
 import pytest
 
 from tests.webhooks import Reply
-from workflows.models import Workflow
 from workflows.runner import DynamicWorkflowRunner
 from workflows.steps.http import MAX_RESPONSE_BYTES
 
@@ -11,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("allow_local")
 
 
 def run(steps: list[dict], input_text: str = "cats"):
-    return DynamicWorkflowRunner(Workflow(workflow_id="wf", steps=steps)).run(input_text)
+    return DynamicWorkflowRunner(steps).run(input_text)
 
 
 def http(url: str, **fields) -> dict:

@@ -2,13 +2,12 @@
 
 import time
 
-from workflows.models import Workflow
 from workflows.runner import DynamicWorkflowRunner
 
 
 def run(steps: list[dict], input_text: str = "tech news"):
     # The runner reads only the definition: an unsaved workflow is enough.
-    return DynamicWorkflowRunner(Workflow(workflow_id="wf", steps=steps)).run(input_text)
+    return DynamicWorkflowRunner(steps).run(input_text)
 
 
 def template(text: str) -> dict:
