@@ -112,8 +112,7 @@ class _Sender:
 
     def post(self, events: Iterable[RunEvent]) -> None:
         self._waiting.extend(events)
-        if not self._wake.is_set():
-            self._wake.set()
+        self._wake.set()
 
     def _send_forever(self) -> None:
         while True:

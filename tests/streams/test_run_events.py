@@ -165,12 +165,13 @@ def test_a_worker_whose_events_redis_cannot_take_logs_them_and_goes_on(in_backgr
         events.send_pending()
 
     assert "run events not published" in caplog.text
-    monkeypatch.undo()  # Redis reachable again: the same process's sender goes on
-    monkeypatch.setattr(events, "_in_background", True)
+    sender = events._sender
+    monkeypatch.setattr(events, "_redis", None)  # Redis reachable again: the same sender goes on
     connection = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     before = connection.xlen(events.STREAM_KEY)
     events.publish_soon([events.RunEvent(events.STARTED, "b-run", alice.pk, None)])
     events.send_pending()
+    assert events._sender is sender
     assert connection.xlen(events.STREAM_KEY) == before + 1
 
 
