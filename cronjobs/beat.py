@@ -14,7 +14,8 @@ same evaluator the API shows (``CronJob.fire_times``). A tick:
    FOR UPDATE SKIP LOCKED LIMIT n``;
 3. in that transaction writes one Run per slot (unique per job and slot) and moves
    ``next_fire_at`` past it, so a committed slot can never be claimed again;
-4. after the commit, builds the runs' ``execute_run`` messages and keeps them until their slot
+4. after the commit, builds the runs' messages (``execute_runs``, RUNS_PER_MESSAGE runs to a
+   message) and keeps them until their slot
    (sent at once for slots already due); then sleeps until the earliest kept slot, the next
    job's window, or BEAT_MAX_LOOP_INTERVAL, whichever comes first.
 
@@ -26,7 +27,7 @@ a few hundred ms). What claiming ahead must not change, and how it doesn't:
 - What the user sees: the API's next_run_time is the prepared slot (``prepared_for``) until it
   has come, then ``next_fire_at``. A pause, replace or delete before the slot removes the prepared
   run in the same transaction (services); the message its beat still sends finds no row and
-  ``execute_run`` does nothing. After the slot the run stands: it has fired.
+  the worker does nothing for it. After the slot the run stands: it has fired.
 - One prepared slot per job: a job is not claimed ahead again until its prepared slot has come.
 - Overlap: a job with the policy ``skip`` is claimed ahead only if no run of it is queued or
   running then; otherwise it is claimed at its slot and the policy is applied then, as before.
@@ -38,8 +39,8 @@ a few hundred ms). What claiming ahead must not change, and how it doesn't:
   already advanced. A beat that dies holding prepared messages, or between a commit and a send,
   leaves queued runs without ``published_at``; the sweeper (every beat runs one) sends those once
   their slot is SWEEP_AFTER past (never before the slot). It also sends again queued runs whose
-  message has vanished (``resend_stale``). A run sent twice still runs once, because
-  ``execute_run`` claims queued → running first.
+  message has vanished (``resend_stale``). A run sent twice still runs once, because the worker
+  claims it queued → running first.
 
 The tick is the orchestration only: claiming is ``cronjobs.claims``, building, sending and sweeping
 messages is ``workflows.dispatch``. Nothing per job is held in memory between ticks but the
@@ -65,7 +66,7 @@ from django.utils import timezone
 
 from vingine import heartbeat
 from workflows.dispatch import (
-    Messages,
+    Commands,
     backfill_release,
     messages_send,
     resend_stale,
@@ -90,7 +91,7 @@ class JobScheduler(Scheduler):
         self._last_sweep = 0.0
         self._redis = None
         # Runs claimed ahead, waiting for their slot: a heap of (slot, sequence, run ids, messages).
-        self._prepared: list[tuple[datetime, int, list[uuid.UUID], Messages]] = []
+        self._prepared: list[tuple[datetime, int, list[uuid.UUID], Commands]] = []
         self._sequence = 0
         super().__init__(*args, **kwargs)
 
@@ -195,19 +196,16 @@ class JobScheduler(Scheduler):
     def _send_prepared(self) -> None:
         """Send every prepared run whose slot has come, in one pipeline. They were handed over when
         they were claimed (their owners' limits had room), so nothing is left to write."""
-        run_ids, messages = [], {}
+        run_ids, messages = [], []
         while self._prepared and self._prepared[0][0] <= timezone.now():
             _, _, ids, built = heapq.heappop(self._prepared)
             run_ids += ids
-            messages.update(built)
+            messages += built
         if not run_ids:
             return
         try:
-            self._send(run_ids, messages)
+            messages_send(messages)
         except Exception as exc:
             # The runs are committed and handed over: the sweeper sends them again once the broker
             # answers (resend_stale, SWEEP_AFTER past their slot).
             logger.error("could not send %d runs, the sweeper will retry: %r", len(run_ids), exc)
-
-    def _send(self, run_ids: list[uuid.UUID], messages: Messages) -> None:
-        messages_send([command for run_id in run_ids for command in messages[str(run_id)]])

@@ -379,7 +379,7 @@ def bare_rows(ids: list[str]) -> None:
 def bare_send_at(moment, ids: list[str]):
     """Send ``bare.run(id)`` for every id in one pipeline at ``moment`` (messages built before, as
     our beat builds its ahead of the slot); returns when they were sent."""
-    messages = broker.build_messages(BARE, "bare.run", ids)
+    messages = broker.build_messages(BARE, "bare.run", {task_id: (task_id,) for task_id in ids})
     time.sleep(max(0.0, (moment - timezone.now()).total_seconds()))
     sent = timezone.now()
     broker.send(BARE, [command for task_id in ids for command in messages[task_id]])

@@ -11,7 +11,7 @@ What is used, and why:
 - ``build_messages`` uses celery's ``amqp.create_task_message`` and kombu's ``prepare_message`` /
   ``basic_publish`` with a recording ``_publish_batch``: the Redis commands of many messages are
   built ahead of time, then sent in one pipeline (``send``).
-- ``waiting_task_ids`` reads the queue's Redis lists (``_q_for_pri``, ``priority_steps``) and the
+- ``waiting_task_arguments`` reads the queue's Redis lists (``_q_for_pri``, ``priority_steps``) and the
   messages workers have taken and not yet acknowledged (the ``unacked`` hash and its
   ``unacked_index`` of delivery times).
 
@@ -93,8 +93,8 @@ def queue_name(app: Celery, task_name: str) -> str:
     return app.amqp.router.route({}, task_name, (), {})["queue"].name
 
 
-def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> dict[str, list[tuple[str, tuple]]]:
-    """For each id, the Redis commands that send ``task_name(task_id)`` with the id as the task id.
+def build_messages(app: Celery, task_name: str, calls: dict[str, tuple]) -> dict[str, list[tuple[str, tuple]]]:
+    """For each task id, the Redis commands that send ``task_name(*args)`` with that task id.
 
     Each is the message ``send_task`` would send, built by celery's amqp layer and routed by
     kombu's Redis channel exactly as a publish does (the direct exchange turned into the queue
@@ -102,16 +102,16 @@ def build_messages(app: Celery, task_name: str, task_ids: list[str]) -> dict[str
     settings lookup and a queue declaration check per call. No time limits are in the messages:
     the worker's own (the task's declared limits) apply.
     """
-    if not task_ids:
+    if not calls:
         return {}
     amqp = app.amqp
     queue = queue_name(app, task_name)
     messages = {}
     with app.pool.acquire(block=True) as connection:
         channel = connection.default_channel
-        for task_id in task_ids:
+        for task_id, args in calls.items():
             headers, properties, body, _ = amqp.create_task_message(
-                task_id, task_name, (task_id,), {}, argsrepr=f"('{task_id}',)", kwargsrepr="{}"
+                task_id, task_name, args, {}, argsrepr=repr(args), kwargsrepr="{}"
             )
             content_type, content_encoding, data = dumps(body, serializer=app.conf.task_serializer)
             message = channel.prepare_message(data, 0, content_type, content_encoding, headers, properties)
@@ -133,23 +133,35 @@ def send(app: Celery, commands: list[tuple[str, tuple]]) -> None:
                 pipe.execute()
 
 
-# A message carries its task id in plain JSON headers (the body is base64).
-MESSAGE_ID = re.compile(rb'"id": "([0-9a-f-]{36})"')
+# A message carries its task's name and the repr of its arguments in plain JSON headers (the body is
+# base64).
+TASK_NAME = re.compile(rb'"task": "([^"]+)"')
+ARGUMENTS = re.compile(rb'"argsrepr": "([^"]*)"')
+UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def waiting_task_ids(app: Celery, task_name: str, *, taken_within: float) -> set[str]:
-    """The ids of the messages of ``task_name``'s queue that no worker is done with: waiting in the
-    queue, or taken by a worker less than ``taken_within`` seconds ago and not acknowledged yet.
+def waiting_task_arguments(app: Celery, task_names: set[str], *, taken_within: float) -> set[str]:
+    """The ids (UUIDs) among the arguments of the messages of ``task_names`` that no worker is done
+    with: waiting in their queue, or taken by a worker less than ``taken_within`` seconds ago and
+    not acknowledged yet.
 
     A message taken longer ago and still not acknowledged belongs to a worker that died or is
     stuck; Redis hands it out again only after its visibility timeout.
     """
-    queue = queue_name(app, task_name)
+    queues = {queue_name(app, task_name) for task_name in task_names}
+    names = {task_name.encode() for task_name in task_names}
     with app.pool.acquire(block=True) as connection:
         channel = connection.default_channel
         with channel.conn_or_acquire() as client:
-            found = [client.lrange(channel._q_for_pri(queue, pri), 0, -1) for pri in channel.priority_steps]
+            lists = [channel._q_for_pri(queue, pri) for queue in queues for pri in channel.priority_steps]
+            found = [client.lrange(name, 0, -1) for name in lists]
             tags = client.zrangebyscore(channel.unacked_index_key, time.time() - taken_within, "+inf")
             if tags:
                 found.append([message for message in client.hmget(channel.unacked_key, tags) if message])
-    return {match.decode() for messages in found for message in messages for match in MESSAGE_ID.findall(message)}
+    ids = set()
+    for messages in found:
+        for message in messages:
+            name, arguments = TASK_NAME.search(message), ARGUMENTS.search(message)
+            if name and arguments and name.group(1) in names:
+                ids.update(match.decode() for match in UUID.findall(arguments.group(1)))
+    return ids

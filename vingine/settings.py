@@ -344,9 +344,11 @@ CELERY_BEAT_SCHEDULER = env_str("BEAT_SCHEDULER", "cronjobs.beat:JobScheduler")
 # Beat notices schedule changes within this many seconds.
 CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 1, minimum=1)
 DJANGO_CELERY_BEAT_TZ_AWARE = True
-# A run's message is acknowledged only once the run is over (workflows.tasks.execute_run), and
-# Redis hands an unacknowledged message to another worker after this long. Above the hard run
-# limit, so a run still going is never handed out again while it runs.
+# A run's message is acknowledged only once the run is over (workflows.tasks.execute_run; a message
+# of runs sent together, once all of them are), and Redis hands an unacknowledged message to another
+# worker after this long. Above the hard run limit, so a run still going is never handed out again
+# while it runs; a run of a message handed out again that has started meanwhile is not run again (its
+# claim finds it taken).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": WORKFLOW_RUN_TIME_LIMIT + WORKFLOW_RUN_KILL_GRACE + WORKFLOW_RUN_LOST_GRACE,
     # Redis connections per process. A gevent worker acknowledges many runs at once, each on a

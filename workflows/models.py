@@ -99,9 +99,9 @@ class Run(models.Model):
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
     # Whether ``output`` or a step's output was cut to the size a run may keep.
     output_truncated = models.BooleanField(default=False)
-    # When the run was handed to the workers (its execute_run message sent); from then on it counts
+    # When the run was handed to the workers (its message sent); from then on it counts
     # against its owner's concurrency limit. A queued run committed without it (the publisher died
-    # or the broker was down right after the commit) is sent by the sweeper; execute_run claims the
+    # or the broker was down right after the commit) is sent by the sweeper; the worker claims the
     # row first, so a second message is harmless.
     published_at = models.DateTimeField(null=True, blank=True)
     # Why a queued run has not been handed to the workers yet (blank: it is on its way).

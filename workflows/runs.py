@@ -5,6 +5,7 @@ Handing the run to a worker is ``dispatch``'s; stopping a running one is ``cance
 failing runs whose worker died and trimming old history is ``maintenance``'s.
 """
 
+import functools
 import logging
 import time
 import uuid
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
+from billiard.exceptions import TimeLimitExceeded
 from django import db
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,7 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from vingine import heartbeat
-from vingine.concurrency import soft_time_limit
+from vingine.concurrency import hard_time_limit, run_slot, side_by_side, soft_time_limit
 from vingine.errors import Conflict, QueueUnavailable
 from vingine.sql import lock_row_key, release_connection
 
@@ -157,6 +159,25 @@ def run_execute(*, run_id: uuid.UUID | str) -> RunResult | None:
     if claimed.outcome_watched and status in (Run.Status.SUCCEEDED, Run.Status.FAILED):
         dispatch.send_outcome_check(claimed.job_pk, run_id)
     return result
+
+
+def runs_execute(*, run_ids: list[str]) -> None:
+    """Run these runs side by side (gevent), each once it has one of the worker's run slots, each
+    under the time limits Celery gives execute_run; return when all have ended."""
+    side_by_side([functools.partial(_run_side_by_side, run_id) for run_id in run_ids])
+
+
+def _run_side_by_side(run_id: str) -> None:
+    with run_slot():
+        try:
+            with hard_time_limit(settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE):
+                run_execute(run_id=run_id)
+        except TimeLimitExceeded:
+            run_end_abruptly(run_id=run_id, timed_out=True)
+        except Exception:  # as Celery logs a task that raises; the runs beside it go on
+            logger.exception("run %s raised", run_id)
+        finally:
+            connection.close()  # back to the pool: this greenlet ends here
 
 
 def _retrying_database_errors(write: Callable[[], Any]) -> Any:

@@ -3,7 +3,9 @@ from celery import shared_task, signals
 from django.conf import settings
 from django.db import connection
 
-from . import events, idempotency, maintenance, runs
+from vingine import concurrency
+
+from . import dispatch, events, idempotency, maintenance, runs
 
 
 # acks_late: a message is acknowledged when the run is over, so one a worker had taken but not yet
@@ -21,7 +23,23 @@ from . import events, idempotency, maintenance, runs
     time_limit=settings.WORKFLOW_RUN_TIME_LIMIT + settings.WORKFLOW_RUN_KILL_GRACE,
 )
 def execute_run(run_id: str) -> None:
-    runs.run_execute(run_id=run_id)
+    # One of the process's run slots, as for runs sent together (its wait for one, rare, counts
+    # towards Celery's time limit).
+    with concurrency.run_slot():
+        runs.run_execute(run_id=run_id)
+
+
+# Runs sent together (dispatch.RUNS_PER_MESSAGE to a message). On the gevent pool they run side by
+# side, each in its own greenlet with the time limits execute_run has (runs.runs_execute), so the
+# message needs none: acknowledged (acks_late) once all have ended. A worker that runs one run per
+# process (prefork, solo, threads) sends each on as an execute_run message of its own instead, so
+# that Celery's time limits, and the end of a pool process killed under a run, concern one run.
+@shared_task(acks_late=True, ignore_result=True)
+def execute_runs(run_ids: list[str]) -> None:
+    if concurrency.gevent_patched():
+        runs.runs_execute(run_ids=run_ids)
+    else:
+        dispatch.runs_send_one_by_one(run_ids)
 
 
 @signals.task_failure.connect
@@ -45,6 +63,13 @@ def _run_ended_by_its_process(sender=None, exception=None, args=None, **kwargs) 
 @signals.worker_init.connect
 def _run_events_in_background(**kwargs) -> None:
     events.send_in_background()
+
+
+# A gevent worker's concurrency counts its runs in flight, however many of them share a message.
+@signals.worker_init.connect
+def _limit_runs_in_flight(sender=None, **kwargs) -> None:
+    if concurrency.gevent_patched() and isinstance(getattr(sender, "concurrency", None), int):
+        concurrency.limit_runs_in_flight(sender.concurrency)
 
 
 @signals.worker_shutdown.connect

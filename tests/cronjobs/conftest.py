@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 
 from cronjobs.models import CronJob
+from tests.broker_messages import sent_run_ids
 
 from .helpers import post_cron, post_interval
 
@@ -68,6 +69,10 @@ class Broker:
 
     def messages(self) -> list[dict]:
         return [json.loads(raw) for raw in self.redis.lrange(self.queue, 0, -1)]
+
+    def run_ids(self) -> list[str]:
+        """The runs the waiting messages hand over, in the order they were sent."""
+        return sent_run_ids(self.messages())
 
 
 @pytest.fixture

@@ -54,4 +54,4 @@ def test_a_tick_publishes_the_due_runs(workflow, make_job, broker):
 
     run = Run.objects.get(job=job)
     assert run.published_at is not None
-    assert [message["headers"]["id"] for message in broker.messages()] == [str(run.id)]
+    assert broker.run_ids() == [str(run.id)]

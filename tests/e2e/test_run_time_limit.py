@@ -2,6 +2,7 @@
 
 import pytest
 
+from workflows import dispatch
 from workflows.models import Run
 from workflows.runs import run_enqueue
 
@@ -64,3 +65,24 @@ def test_a_run_over_the_time_limit_is_stopped_and_ends_failed_timeout(
         run_enqueue(workflow=quick, owner=alice, trigger=Run.Trigger.MANUAL, input_text="cats"), limited_worker
     )
     assert after.status == Run.Status.SUCCEEDED
+
+
+def test_runs_sent_together_each_have_their_own_time_limit(transactional_db, limited_worker, alice, make_workflow):
+    slow = make_workflow(alice, "e2e-together-slow", steps=[{"type": "python", "callable": "sleep", "seconds": 60}])
+    quick = make_workflow(alice, "e2e-together-quick")
+    queued = [
+        Run.objects.create(workflow=workflow, owner=alice, trigger=Run.Trigger.MANUAL, input_text="cats")
+        for workflow in (slow, quick, slow)
+    ]
+
+    dispatch.runs_dispatch([run.id for run in queued])  # in one message (RUNS_PER_MESSAGE)
+
+    runs = [finished(run, limited_worker) for run in queued]
+    assert [(run.status, run.reason) for run in runs] == [
+        (Run.Status.FAILED, Run.Reason.TIMEOUT),
+        (Run.Status.SUCCEEDED, ""),
+        (Run.Status.FAILED, Run.Reason.TIMEOUT),
+    ]
+    # Each stopped at its own limit, counted from its own start.
+    for run in (runs[0], runs[2]):
+        assert TIME_LIMIT <= (run.finished_at - run.started_at).total_seconds() < TIME_LIMIT + 5

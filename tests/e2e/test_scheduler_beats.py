@@ -21,6 +21,7 @@ from cronjobs import schedules
 from cronjobs import services as cron
 from cronjobs.claims import LOOKAHEAD
 from cronjobs.models import CronJob
+from tests.broker_messages import sent_run_ids
 from workflows.dispatch import SWEEP_AFTER
 from workflows.models import Run
 
@@ -34,7 +35,7 @@ UNLIMITED = {"RUN_MAX_CONCURRENT_PER_USER": "1000000"}
 
 @pytest.fixture
 def queue():
-    """The Redis list execute_run messages go to; emptied before and after."""
+    """The Redis list the runs' messages go to; emptied before and after."""
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.delete("celery")
     yield client
@@ -42,9 +43,9 @@ def queue():
 
 
 def published_run_ids(queue) -> Counter:
-    """Ids of the runs sent, from the execute_run messages (beat's maintenance tasks share the queue)."""
-    messages = [json.loads(raw)["headers"] for raw in queue.lrange("celery", 0, -1)]
-    return Counter(headers["id"] for headers in messages if headers["task"] == "workflows.tasks.execute_run")
+    """Ids of the runs sent, from the messages that hand runs over (beat's maintenance tasks share the
+    queue)."""
+    return Counter(sent_run_ids([json.loads(raw) for raw in queue.lrange("celery", 0, -1)]))
 
 
 def make_jobs(owner, workflow, count: int) -> list:

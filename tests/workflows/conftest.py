@@ -7,6 +7,7 @@ import pytest
 import redis as redis_lib
 from django.conf import settings
 
+from tests.broker_messages import sent_run_ids
 from workflows.steps import python as callables
 
 QUEUE = "celery"  # Celery's default queue; workflows.tasks.execute_run is not routed elsewhere
@@ -29,6 +30,11 @@ def published_tasks(connection) -> list[tuple[str, list]]:
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         tasks.append((message["headers"]["task"], args))
     return tasks
+
+
+def queued_run_ids(connection) -> list[str]:
+    """The runs the messages waiting in the default queue hand over, in the order they were sent."""
+    return sent_run_ids([json.loads(raw) for raw in connection.lrange(QUEUE, 0, -1)])
 
 
 @pytest.fixture

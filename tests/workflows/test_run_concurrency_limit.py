@@ -17,7 +17,7 @@ from workflows import dispatch
 from workflows.models import Run, RunLimit
 from workflows.runs import run_enqueue, run_execute
 
-from .conftest import published_tasks
+from .conftest import queued_run_ids
 
 LIMIT = 3
 
@@ -36,7 +36,7 @@ def queued(workflow, count: int) -> list[Run]:
 
 
 def sent_ids(broker) -> list[str]:
-    return [args[0] for task, args in published_tasks(broker) if task == dispatch.EXECUTE_RUN]
+    return queued_run_ids(broker)
 
 
 def test_runs_beyond_the_limit_are_held_queued_and_say_why(db, workflow, broker):
