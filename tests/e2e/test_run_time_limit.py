@@ -83,6 +83,8 @@ def test_runs_sent_together_each_have_their_own_time_limit(transactional_db, lim
         (Run.Status.SUCCEEDED, ""),
         (Run.Status.FAILED, Run.Reason.TIMEOUT),
     ]
-    # Each stopped at its own limit, counted from its own start.
+    # Each stopped at its own limit, counted from its own start (the third, on one slot, starts
+    # after the first has ended). Under prefork Celery's timer starts as the task does, a moment
+    # before the run records its start.
     for run in (runs[0], runs[2]):
-        assert TIME_LIMIT <= (run.finished_at - run.started_at).total_seconds() < TIME_LIMIT + 5
+        assert TIME_LIMIT - 0.5 <= (run.finished_at - run.started_at).total_seconds() < TIME_LIMIT + 5
