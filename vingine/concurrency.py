@@ -15,7 +15,7 @@ whole core. Under gevent:
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import gevent
 import gevent.lock
@@ -30,25 +30,24 @@ def gevent_patched() -> bool:
     return bool(monkey and monkey.is_module_patched("socket"))
 
 
-@contextmanager
-def soft_time_limit(seconds: float) -> Iterator[None]:
+def soft_time_limit(seconds: float) -> AbstractContextManager[None]:
     """Raise SoftTimeLimitExceeded in the block after ``seconds``, where the pool does not (gevent);
     under prefork Celery raises it itself."""
-    if not gevent_patched():
-        yield
-        return
-    with gevent.Timeout(seconds, SoftTimeLimitExceeded(f"SoftTimeLimitExceeded({seconds})")):
-        yield
+    return _raising_after(seconds, SoftTimeLimitExceeded(f"SoftTimeLimitExceeded({seconds})"))
+
+
+def hard_time_limit(seconds: float) -> AbstractContextManager[None]:
+    """Raise TimeLimitExceeded in the block after ``seconds`` (gevent only), as Celery does at a
+    task's hard time limit on the gevent pool: for a run that is not the task itself."""
+    return _raising_after(seconds, TimeLimitExceeded(seconds))
 
 
 @contextmanager
-def hard_time_limit(seconds: float) -> Iterator[None]:
-    """Raise TimeLimitExceeded in the block after ``seconds`` (gevent only), as Celery does at a
-    task's hard time limit on the gevent pool: for a run that is not the task itself."""
+def _raising_after(seconds: float, exception: BaseException) -> Iterator[None]:
     if not gevent_patched():
         yield
         return
-    with gevent.Timeout(seconds, TimeLimitExceeded(seconds)):
+    with gevent.Timeout(seconds, exception):
         yield
 
 
