@@ -400,9 +400,15 @@ class Chaos:
                         continue
                     log = process.log().splitlines()
                     lines = [line for line in log if "CRITICAL" in line]
-                    why = lines[-1].split("]", 1)[-1].strip()[:160] if lines else f"exit {process.popen.returncode}"
+                    code = process.popen.returncode
+                    how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+                    why = lines[-1].split("]", 1)[-1].strip()[:160] if lines else how
                     self.crashes.append((self.phase, f"{name}: {why}"))
-                    print(f"# {name} exited on its own ({why}); restarting it", flush=True)
+                    # The log's last lines tell a crash from a stop asked by a signal from outside
+                    # (a warm shutdown ends with exit 0 too).
+                    written = [line.strip() for line in log if line.strip()]
+                    tail = "".join(f"\n#   {line[:200]}" for line in written[-3:])
+                    print(f"# {name} exited on its own ({why}); restarting it; its log ended:{tail}", flush=True)
                     self.start(name)
 
     def down(self) -> None:

@@ -1,6 +1,8 @@
 """The programs `make chaos` and `make load` start: each in a process group of its own, so that a
 kill reaches its children too (gunicorn's and celery's workers) and Ctrl-C in the terminal does
-not reach them before the script stops them in order; output to a log file."""
+not reach them before the script stops them in order; output to a log file. The group stays in the
+script's session, not a new one: they belong to the run that started them, for whatever stops or
+reaps a session's processes (a CI job's end) as for a person reading `ps`."""
 
 import os
 import signal
@@ -26,7 +28,7 @@ class Process:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                process_group=0,
             )
         return self
 

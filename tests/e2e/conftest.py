@@ -62,8 +62,9 @@ class CeleryProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                # Its own process group, so a kill also reaches the worker's pool children.
-                start_new_session=True,
+                # Its own process group, so a kill also reaches the worker's pool children; in the
+                # test session's session, so whatever ends that session ends it too.
+                process_group=0,
             )
         CeleryProcess.started.append(self)
         return self
