@@ -382,7 +382,7 @@ def bare_send_at(moment, ids: list[str]):
     messages = broker.build_messages(BARE, "bare.run", {task_id: (task_id,) for task_id in ids})
     time.sleep(max(0.0, (moment - timezone.now()).total_seconds()))
     sent = timezone.now()
-    broker.send(BARE, [command for task_id in ids for command in messages[task_id]])
+    broker.send(BARE, messages)
     return sent
 
 

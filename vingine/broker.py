@@ -93,8 +93,9 @@ def queue_name(app: Celery, task_name: str) -> str:
     return app.amqp.router.route({}, task_name, (), {})["queue"].name
 
 
-def build_messages(app: Celery, task_name: str, calls: dict[str, tuple]) -> dict[str, list[tuple[str, tuple]]]:
-    """For each task id, the Redis commands that send ``task_name(*args)`` with that task id.
+def build_messages(app: Celery, task_name: str, calls: dict[str, tuple]) -> list[tuple[str, tuple]]:
+    """The Redis commands that send ``task_name(*args)`` for each task id and its arguments, in
+    their order.
 
     Each is the message ``send_task`` would send, built by celery's amqp layer and routed by
     kombu's Redis channel exactly as a publish does (the direct exchange turned into the queue
@@ -103,10 +104,10 @@ def build_messages(app: Celery, task_name: str, calls: dict[str, tuple]) -> dict
     the worker's own (the task's declared limits) apply.
     """
     if not calls:
-        return {}
+        return []
     amqp = app.amqp
     queue = queue_name(app, task_name)
-    messages = {}
+    recorder = _Recorder()
     with app.pool.acquire(block=True) as connection:
         channel = connection.default_channel
         for task_id, args in calls.items():
@@ -115,10 +116,8 @@ def build_messages(app: Celery, task_name: str, calls: dict[str, tuple]) -> dict
             )
             content_type, content_encoding, data = dumps(body, serializer=app.conf.task_serializer)
             message = channel.prepare_message(data, 0, content_type, content_encoding, headers, properties)
-            recorder = _Recorder()
             channel.basic_publish(message, exchange="", routing_key=queue, _publish_batch=recorder)
-            messages[task_id] = recorder.commands
-    return messages
+    return recorder.commands
 
 
 def send(app: Celery, commands: list[tuple[str, tuple]]) -> None:

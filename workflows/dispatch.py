@@ -194,13 +194,13 @@ def _send(run_ids: list[uuid.UUID], *, retry: bool) -> None:
             retry_policy=PUBLISH_RETRY_POLICY,
         )
         return
-    broker.send(app, runs_messages(run_ids))
+    messages_send(runs_messages(run_ids))
 
 
 def runs_send_one_by_one(run_ids: list[str]) -> None:
     """Send each of these runs in a message of its own (execute_run, the run id as its task id), in
     one pipeline."""
-    broker.send(app, _messages(EXECUTE_RUN, {str(run_id): (str(run_id),) for run_id in run_ids}))
+    messages_send(broker.build_messages(app, EXECUTE_RUN, {str(run_id): (str(run_id),) for run_id in run_ids}))
 
 
 def messages_send(commands: Commands) -> None:
@@ -214,11 +214,7 @@ def runs_messages(run_ids: Iterable[uuid.UUID | str]) -> Commands:
     slot little is left to do."""
     ids = [str(run_id) for run_id in run_ids]
     groups = [ids[start : start + RUNS_PER_MESSAGE] for start in range(0, len(ids), RUNS_PER_MESSAGE)]
-    return _messages(EXECUTE_RUNS, {str(uuid.uuid4()): (group,) for group in groups})
-
-
-def _messages(task_name: str, calls: dict[str, tuple]) -> Commands:
-    return [command for commands in broker.build_messages(app, task_name, calls).values() for command in commands]
+    return broker.build_messages(app, EXECUTE_RUNS, {str(uuid.uuid4()): (group,) for group in groups})
 
 
 def runs_release(owner_ids: Iterable[int] | None = None, *, limit: int = SWEEP_BATCH) -> int:
@@ -330,6 +326,6 @@ def resend_stale(now: datetime, *, limit: int = SWEEP_BATCH) -> int:
         if not ids:
             return 0
         logger.warning("sending again %d queued runs whose message was lost", len(ids))
-        broker.send(app, runs_messages(ids))
+        messages_send(runs_messages(ids))
         Run.objects.filter(id__any=ids).update(published_at=timezone.now())
     return len(ids)
